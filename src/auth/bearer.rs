@@ -1,0 +1,190 @@
+//! Bearer protection (RFC 6750) and access-token validation (RFC 8725, RFC 9068 §4).
+//!
+//! [`BearerAuth`] is a poem-openapi extractor: an operation that takes it is protected and
+//! documented with both security schemes (`bearerAuth` for a pasted token, `oauth2` for
+//! Swagger UI's client-credentials dialog). It reads the `Authorization` header once and
+//! verifies the token once, whichever scheme the client thinks it used; poem-openapi's
+//! derived scheme enums would try (and verify) once per scheme.
+
+use std::sync::Arc;
+
+use jsonwebtoken::{DecodingKey, Validation, errors::ErrorKind};
+use poem::{Request, RequestBody, http::header};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions,
+    registry::{MetaOAuthFlow, MetaOAuthFlows, MetaOAuthScope, MetaSecurityScheme, Registry},
+};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+use super::token::{ALGORITHM, TOKEN_TYPE};
+use crate::{config::JwtConfig, error::Error};
+
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
+pub const LEEWAY_SECONDS: u64 = 60;
+/// The name of the `http bearer` security scheme in the spec.
+pub const BEARER_SCHEME: &str = "bearerAuth";
+/// The name of the `oauth2` client-credentials security scheme in the spec.
+pub const OAUTH2_SCHEME: &str = "oauth2";
+/// Where clients get tokens.
+pub const TOKEN_URL: &str = "/auth/token";
+
+/// The claims a protected operation gets to see.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Principal {
+    pub client_id: String,
+    pub scope: String,
+    pub jti: String,
+    // RFC 9068 §2.2 requires these; their presence is checked by deserialising them.
+    #[allow(dead_code)]
+    sub: String,
+    #[allow(dead_code)]
+    iat: u64,
+}
+
+/// Verifies access tokens. The key and the validation rules are built once.
+pub struct TokenValidator {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenValidator {
+    pub fn new(config: &JwtConfig) -> Self {
+        let mut validation = Validation::new(ALGORITHM);
+        validation.algorithms = vec![ALGORITHM];
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        Self {
+            key: DecodingKey::from_secret(config.key.expose_secret().as_bytes()),
+            validation,
+        }
+    }
+
+    /// The token's claims if it is one of ours and still valid; otherwise the reason, as
+    /// a fixed description for the `WWW-Authenticate` challenge.
+    pub fn validate(&self, token: &str) -> Result<Principal, Error> {
+        let data = jsonwebtoken::decode::<Principal>(token, &self.key, &self.validation)
+            .map_err(|e| Error::InvalidToken(describe(e.kind())))?;
+        // jsonwebtoken checks neither `typ` nor `crit` (RFC 8725 §3.11, RFC 7515 §4.1.11).
+        let typ_ok = data.header.typ.as_deref().is_some_and(|typ| {
+            typ.eq_ignore_ascii_case(TOKEN_TYPE) || typ.eq_ignore_ascii_case("application/at+jwt")
+        });
+        if !typ_ok {
+            return Err(Error::InvalidToken(
+                "The token is not an access token (typ must be at+jwt)",
+            ));
+        }
+        if data.header.crit.is_some() {
+            return Err(Error::InvalidToken(
+                "The token has critical header parameters this server does not understand",
+            ));
+        }
+        Ok(data.claims)
+    }
+}
+
+fn describe(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::ExpiredSignature => "The access token expired",
+        ErrorKind::ImmatureSignature => "The access token is not valid yet",
+        ErrorKind::InvalidSignature => "The access token signature is invalid",
+        ErrorKind::InvalidIssuer => "The access token was issued by another issuer",
+        ErrorKind::InvalidAudience => "The access token is meant for another audience",
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            "The access token must be signed with HS256"
+        }
+        ErrorKind::MissingRequiredClaim(_) => "The access token lacks a required claim",
+        _ => "The access token is malformed",
+    }
+}
+
+/// The token of an `Authorization: Bearer` header (scheme case-insensitive, RFC 9110
+/// §11.1), or `None` when there is no header or it uses another scheme.
+fn bearer_token(request: &Request) -> Option<&str> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_matches(' '))
+}
+
+/// Proof that the request carried a valid access token. Taking it as the first argument
+/// of an operation protects the operation: it runs before the body is read, so a request
+/// with no token and a bad body is answered 401.
+pub struct BearerAuth(pub Principal);
+
+impl<'a> ApiExtractor<'a> for BearerAuth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_security_scheme(
+            BEARER_SCHEME,
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some("An access token from `POST /auth/token`, sent as `Authorization: Bearer <token>`."),
+                name: None,
+                key_in: None,
+                scheme: Some("bearer"),
+                bearer_format: Some("JWT"),
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+        registry.create_security_scheme(
+            OAUTH2_SCHEME,
+            MetaSecurityScheme {
+                ty: "oauth2",
+                description: Some("OAuth 2.0 client-credentials grant (RFC 6749 §4.4): enter the client id and secret."),
+                name: None,
+                key_in: None,
+                scheme: None,
+                bearer_format: None,
+                flows: Some(MetaOAuthFlows {
+                    implicit: None,
+                    password: None,
+                    client_credentials: Some(MetaOAuthFlow {
+                        authorization_url: None,
+                        token_url: Some(TOKEN_URL),
+                        refresh_url: None,
+                        scopes: vec![MetaOAuthScope {
+                            name: crate::config::DEFAULT_SCOPE,
+                            description: Some("Create, update and delete players"),
+                        }],
+                    }),
+                    authorization_code: None,
+                }),
+                openid_connect_url: None,
+            },
+        );
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec![BEARER_SCHEME, OAUTH2_SCHEME]
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        _body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let token = bearer_token(request).ok_or(Error::MissingToken)?;
+        if token.is_empty() {
+            return Err(Error::InvalidToken("The access token is malformed").into());
+        }
+        let validator = request.data::<Arc<TokenValidator>>().ok_or_else(|| {
+            Error::internal("token validator missing", "not registered as route data")
+        })?;
+        Ok(BearerAuth(validator.validate(token)?))
+    }
+}

@@ -1,0 +1,448 @@
+//! `POST /auth/token`: the OAuth 2.0 client-credentials grant (RFC 6749 §4.4).
+//!
+//! Order of checks: the body is read (bounded) and parsed, the request's shape is checked
+//! (`invalid_request`), then the grant type (`unsupported_grant_type`), then the client's
+//! credentials (`invalid_client`), then the requested scope (`invalid_scope`).
+
+use std::{collections::HashMap, sync::Arc};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use poem::{Request, RequestBody, http::StatusCode, web::Data};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ApiResponse, Enum, ExtractParamOptions, Object, OpenApi,
+    payload::Json,
+    registry::{MetaMediaType, MetaRequest, Registry},
+    types::Type,
+};
+
+use super::{ClientRegistry, TokenIssuer};
+use crate::{
+    error::{Error, OAuthCode, OAuthErrorBody},
+    openapi::ApiTag,
+    request::{self, BodyError},
+};
+
+pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+
+/// The token request as documented. The body is parsed by [`TokenRequestBody`], which
+/// reports problems as OAuth errors instead of poem-openapi's parse errors.
+#[derive(Debug, Object)]
+pub struct TokenRequest {
+    /// Must be `client_credentials`; any other value is answered `unsupported_grant_type`.
+    pub grant_type: GrantType,
+    /// The client id, when the client does not authenticate with HTTP Basic.
+    pub client_id: Option<String>,
+    /// The client secret, when the client does not authenticate with HTTP Basic.
+    pub client_secret: Option<String>,
+    /// Space-delimited scopes to narrow the token to; empty or absent means every scope
+    /// the client is allowed.
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Enum)]
+pub enum GrantType {
+    #[oai(rename = "client_credentials")]
+    ClientCredentials,
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Object)]
+pub struct TokenResponse {
+    /// The access token: a JWT (RFC 9068) to send as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+    /// The granted scopes, space-delimited.
+    pub scope: String,
+}
+
+#[derive(ApiResponse)]
+pub enum TokenResponses {
+    /// The token was issued.
+    #[oai(status = 200)]
+    Ok(
+        Json<TokenResponse>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+        /// Always `no-cache`.
+        #[oai(header = "Pragma")]
+        String,
+    ),
+    /// `invalid_request` (missing, repeated or malformed parameter, unknown content
+    /// type, two authentication methods), `unsupported_grant_type` or `invalid_scope`.
+    #[oai(status = 400)]
+    #[allow(dead_code)]
+    BadRequest(
+        Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// `invalid_client`: unknown client, wrong secret or no credentials.
+    #[oai(status = 401)]
+    #[allow(dead_code)]
+    Unauthorized(
+        Json<OAuthErrorBody>,
+        /// `Basic realm="players"`.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// `invalid_request`: the body is larger than 64 KiB.
+    #[oai(status = 413)]
+    #[allow(dead_code)]
+    PayloadTooLarge(
+        Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+}
+
+/// The token request's parameters, empty values dropped (RFC 6749 §3.2: "parameters sent
+/// without a value MUST be treated as if they were omitted").
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TokenParams {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scope: Option<String>,
+}
+
+impl TokenParams {
+    /// Builds the parameters from name/value pairs, refusing a repeated parameter
+    /// (RFC 6749 §3.2) and ignoring unknown ones.
+    fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, Error> {
+        let mut params = TokenParams::default();
+        let mut seen: HashMap<String, ()> = HashMap::new();
+        for (name, value) in pairs {
+            let slot = match name.as_str() {
+                "grant_type" => &mut params.grant_type,
+                "client_id" => &mut params.client_id,
+                "client_secret" => &mut params.client_secret,
+                "scope" => &mut params.scope,
+                _ => continue,
+            };
+            if seen.insert(name, ()).is_some() {
+                return Err(invalid_request("A request parameter is repeated"));
+            }
+            if !value.is_empty() {
+                *slot = Some(value);
+            }
+        }
+        Ok(params)
+    }
+
+    fn from_form(body: &[u8]) -> Result<Self, Error> {
+        Self::from_pairs(
+            form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())),
+        )
+    }
+
+    fn from_json(body: &[u8]) -> Result<Self, Error> {
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+            .map_err(|_| invalid_request("The request body is not a JSON object"))?;
+        let mut pairs = Vec::with_capacity(object.len());
+        for (name, value) in object {
+            match value {
+                serde_json::Value::String(s) => pairs.push((name, s)),
+                serde_json::Value::Null => {}
+                _ if is_parameter(&name) => {
+                    return Err(invalid_request("Every request parameter must be a string"));
+                }
+                _ => {}
+            }
+        }
+        Self::from_pairs(pairs)
+    }
+}
+
+fn is_parameter(name: &str) -> bool {
+    matches!(name, "grant_type" | "client_id" | "client_secret" | "scope")
+}
+
+fn invalid_request(description: &'static str) -> Error {
+    Error::oauth(OAuthCode::InvalidRequest, description)
+}
+
+fn invalid_client() -> Error {
+    Error::oauth(OAuthCode::InvalidClient, "Client authentication failed")
+}
+
+/// The token request body, `application/x-www-form-urlencoded` (the standard) or
+/// `application/json`. Every failure is an OAuth `invalid_request`.
+pub struct TokenRequestBody(pub TokenParams);
+
+impl<'a> ApiExtractor<'a> for TokenRequestBody {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        TokenRequest::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![
+                MetaMediaType {
+                    content_type: "application/x-www-form-urlencoded",
+                    schema: TokenRequest::schema_ref(),
+                },
+                MetaMediaType {
+                    content_type: "application/json",
+                    schema: TokenRequest::schema_ref(),
+                },
+            ],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let bytes = request::read_body(body).await.map_err(|e| match e {
+            BodyError::TooLarge => Error::OAuth {
+                code: OAuthCode::InvalidRequest,
+                description: "The request body is too large",
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+            },
+            BodyError::Unreadable => invalid_request("The request body could not be read"),
+        })?;
+        let params = match request::media_type(request).as_deref() {
+            Some("application/x-www-form-urlencoded") => TokenParams::from_form(&bytes)?,
+            Some(media) if request::is_json(media) => TokenParams::from_json(&bytes)?,
+            _ => {
+                return Err(invalid_request(
+                    "The body must be application/x-www-form-urlencoded or application/json",
+                )
+                .into());
+            }
+        };
+        Ok(TokenRequestBody(params))
+    }
+}
+
+/// Credentials from an `Authorization: Basic` header (RFC 7617).
+#[derive(Debug, PartialEq, Eq)]
+pub struct BasicCredentials {
+    pub id: String,
+    pub secret: String,
+}
+
+/// `None` without a Basic header, `Some(Err)` for one that cannot be decoded.
+fn basic_credentials(request: &Request) -> Option<Result<BasicCredentials, Error>> {
+    let value = request.headers().get(poem::http::header::AUTHORIZATION)?;
+    let value = value.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    Some(decode_basic(encoded.trim_matches(' ')).ok_or_else(invalid_client))
+}
+
+fn decode_basic(encoded: &str) -> Option<BasicCredentials> {
+    let decoded = STANDARD.decode(encoded).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some(BasicCredentials {
+        id: id.to_owned(),
+        secret: secret.to_owned(),
+    })
+}
+
+/// Undoes the `application/x-www-form-urlencoded` encoding RFC 6749 §2.3.1 applies to
+/// the id and secret before Basic encoding: `+` is a space, `%XX` a byte.
+fn form_decode(value: &str) -> Option<String> {
+    let plus_as_space = value.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_as_space)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// Every scope in `requested` if the client may have them all; all of the client's scopes
+/// when nothing is requested.
+fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<String, Error> {
+    // `str::is_empty` by name: poem-openapi's `Type` trait, in scope here, has an
+    // `is_empty` of its own that method resolution would pick for `&&str`.
+    let requested: Vec<&str> = requested
+        .map(|s| s.split(' ').filter(|s| !str::is_empty(s)).collect())
+        .unwrap_or_default();
+    if requested.is_empty() {
+        return Ok(allowed.join(" "));
+    }
+    if requested.iter().any(|r| !allowed.iter().any(|a| a == r)) {
+        return Err(Error::oauth(
+            OAuthCode::InvalidScope,
+            "The requested scope is not allowed for this client",
+        ));
+    }
+    // Keep the configuration's order and drop duplicates.
+    Ok(allowed
+        .iter()
+        .filter(|a| requested.contains(&a.as_str()))
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// The token endpoint.
+pub struct TokenApi;
+
+#[OpenApi]
+impl TokenApi {
+    /// Get an access token
+    ///
+    /// The OAuth 2.0 client-credentials grant (RFC 6749 §4.4). Authenticate with HTTP
+    /// Basic (`client_secret_basic`) or with `client_id` and `client_secret` in the body
+    /// (`client_secret_post`), not both. The token is a JWT (RFC 9068) to send as
+    /// `Authorization: Bearer <token>` on writes.
+    #[oai(
+        path = "/auth/token",
+        method = "post",
+        operation_id = "issueToken",
+        tag = "ApiTag::Auth"
+    )]
+    async fn issue_token(
+        &self,
+        request: &Request,
+        clients: Data<&Arc<ClientRegistry>>,
+        issuer: Data<&Arc<TokenIssuer>>,
+        body: TokenRequestBody,
+    ) -> Result<TokenResponses, Error> {
+        let params = body.0;
+        let basic = basic_credentials(request);
+        if basic.is_some() && params.client_secret.is_some() {
+            return Err(invalid_request(
+                "Use one client authentication method: HTTP Basic or client_secret in the body",
+            ));
+        }
+        match params.grant_type.as_deref() {
+            None => return Err(invalid_request("The grant_type parameter is required")),
+            Some(GRANT_CLIENT_CREDENTIALS) => {}
+            Some(_) => {
+                return Err(Error::oauth(
+                    OAuthCode::UnsupportedGrantType,
+                    "Only the client_credentials grant is supported",
+                ));
+            }
+        }
+
+        let client = match basic {
+            Some(credentials) => {
+                let raw = credentials?;
+                let decoded = form_decode(&raw.id).zip(form_decode(&raw.secret));
+                // RFC 6749 §2.3.1 form-encodes id and secret; Swagger UI and several
+                // libraries do not. Try the decoded form, then the raw one.
+                let candidates = decoded
+                    .as_ref()
+                    .map(|(id, secret)| (id.as_str(), secret.as_str()))
+                    .into_iter()
+                    .chain(std::iter::once((raw.id.as_str(), raw.secret.as_str())));
+                let client = clients.authenticate_any(candidates);
+                if let (Some(client), Some(body_id)) = (client, params.client_id.as_deref())
+                    && body_id != client.id
+                {
+                    return Err(invalid_request(
+                        "The client_id in the body differs from the authenticated client",
+                    ));
+                }
+                client
+            }
+            None => match (params.client_id.as_deref(), params.client_secret.as_deref()) {
+                (Some(id), Some(secret)) => clients.authenticate(id, secret),
+                _ => None,
+            },
+        };
+        let Some(client) = client else {
+            tracing::info!(
+                client_id = params.client_id.as_deref().unwrap_or("-"),
+                "client authentication failed"
+            );
+            return Err(invalid_client());
+        };
+
+        let scope = grant_scope(&client.scopes, params.scope.as_deref())?;
+        let token = issuer.issue(&client.id, scope)?;
+        tracing::debug!(client_id = %client.id, "access token issued");
+        Ok(TokenResponses::Ok(
+            Json(TokenResponse {
+                access_token: token.access_token,
+                token_type: "Bearer".to_owned(),
+                expires_in: token.expires_in,
+                scope: token.scope,
+            }),
+            "no-store".to_owned(),
+            "no-cache".to_owned(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_parameters_empty_values_count_as_absent() {
+        let p =
+            TokenParams::from_form(b"grant_type=client_credentials&scope=&client_id=a").unwrap();
+        assert_eq!(p.grant_type.as_deref(), Some("client_credentials"));
+        assert_eq!(p.scope, None);
+        assert_eq!(p.client_id.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn repeated_parameter_is_refused() {
+        assert!(TokenParams::from_form(b"grant_type=a&grant_type=b").is_err());
+        assert!(TokenParams::from_form(b"foo=1&foo=2&grant_type=a").is_ok());
+    }
+
+    #[test]
+    fn json_parameters_must_be_strings() {
+        assert!(TokenParams::from_json(br#"{"grant_type":1}"#).is_err());
+        assert!(TokenParams::from_json(br#"[]"#).is_err());
+        let p =
+            TokenParams::from_json(br#"{"grant_type":"client_credentials","other":1}"#).unwrap();
+        assert_eq!(p.grant_type.as_deref(), Some("client_credentials"));
+    }
+
+    #[test]
+    fn basic_decoding_and_form_decoding() {
+        let creds = decode_basic(&STANDARD.encode("a%2Bb:c+d%3D")).unwrap();
+        assert_eq!(creds.id, "a%2Bb");
+        assert_eq!(form_decode(&creds.id).as_deref(), Some("a+b"));
+        assert_eq!(form_decode(&creds.secret).as_deref(), Some("c d="));
+        assert!(decode_basic("not base64!").is_none());
+        assert!(decode_basic(&STANDARD.encode("no-colon")).is_none());
+        assert_eq!(form_decode("%ZZ").as_deref(), Some("%ZZ"));
+        assert_eq!(form_decode("%FF"), None);
+    }
+
+    #[test]
+    fn scope_is_narrowed_or_refused() {
+        let allowed = vec!["api:write".to_owned(), "players:delete".to_owned()];
+        assert_eq!(
+            grant_scope(&allowed, None).unwrap(),
+            "api:write players:delete"
+        );
+        assert_eq!(
+            grant_scope(&allowed, Some("  ")).unwrap(),
+            "api:write players:delete"
+        );
+        assert_eq!(
+            grant_scope(&allowed, Some("players:delete")).unwrap(),
+            "players:delete"
+        );
+        assert!(grant_scope(&allowed, Some("admin")).is_err());
+    }
+}

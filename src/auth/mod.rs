@@ -1,0 +1,43 @@
+//! OAuth 2.0 client-credentials issuing and Bearer protection, for any poem-openapi API.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`clients`] | the registered clients and constant-time secret checks (RFC 6749 §2.3.1) |
+//! | [`token`] | the access-token format (RFC 9068) and the issuer that signs it |
+//! | [`bearer`] | the validator and the `BearerAuth` extractor that protects operations (RFC 6750) |
+//! | [`endpoint`] | `POST /auth/token`: the client-credentials grant (RFC 6749 §4.4) |
+//!
+//! Keys and client digests are built once at start-up by [`Auth::new`]; the request paths
+//! only read them.
+
+pub mod bearer;
+pub mod clients;
+pub mod endpoint;
+pub mod token;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+
+pub use bearer::{BearerAuth, TokenValidator};
+pub use clients::ClientRegistry;
+pub use endpoint::TokenApi;
+pub use token::TokenIssuer;
+
+/// Everything the auth paths need, built once from the configuration.
+#[derive(Clone)]
+pub struct Auth {
+    pub clients: Arc<ClientRegistry>,
+    pub issuer: Arc<TokenIssuer>,
+    pub validator: Arc<TokenValidator>,
+}
+
+impl Auth {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            clients: Arc::new(ClientRegistry::new(&config.clients)),
+            issuer: Arc::new(TokenIssuer::new(&config.jwt)),
+            validator: Arc::new(TokenValidator::new(&config.jwt)),
+        }
+    }
+}

@@ -1,0 +1,548 @@
+//! Configuration: one typed tree, read once at start-up.
+//!
+//! | source | wins over |
+//! |---|---|
+//! | `APP_<KEY>` environment variables (`__` joins nested keys) | everything |
+//! | the selected profile table (`[debug]`, `[release]`, or `APP_PROFILE`) | `[default]` |
+//! | `[default]` in `Rocket.toml` (or the file named by `APP_CONFIG`) | built-in defaults |
+//!
+//! Raw values are deserialised into [`RawConfig`] and then parsed into [`Config`], whose
+//! fields can only hold values the server can run with: a key of at least 32 bytes, at least
+//! one client, unique client ids. Every mistake is reported at start-up with the key and,
+//! where figment knows it, the source.
+
+use std::{
+    collections::HashSet,
+    fmt,
+    net::{IpAddr, Ipv4Addr},
+    path::{Path, PathBuf},
+};
+
+use figment::{
+    Figment, Profile, Provider,
+    providers::{Env, Format, Serialized, Toml},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// The environment variable that names the configuration file.
+pub const CONFIG_FILE_VAR: &str = "APP_CONFIG";
+/// The environment variable that selects the profile.
+pub const PROFILE_VAR: &str = "APP_PROFILE";
+/// The file read when `APP_CONFIG` is not set.
+pub const DEFAULT_CONFIG_FILE: &str = "Rocket.toml";
+const ENV_PREFIX: &str = "APP_";
+
+/// The smallest HMAC key accepted: RFC 7518 §3.2 requires a key at least as long as the
+/// hash output (256 bits for HS256).
+pub const MIN_KEY_BYTES: usize = 32;
+/// Tokens are meant to be short-lived; a day is the longest lifetime accepted.
+pub const MAX_TOKEN_LIFETIME_SECONDS: u64 = 86_400;
+/// The scope a client gets when its entry names none.
+pub const DEFAULT_SCOPE: &str = "api:write";
+
+/// Keys an `APP_` variable may set. Anything else is logged and ignored, so a stray
+/// variable in a container's environment does not stop the server.
+const KNOWN_ENV_KEYS: &[&str] = &[
+    "address",
+    "port",
+    "database_url",
+    "jwt",
+    "jwt.key",
+    "jwt.issuer",
+    "jwt.audience",
+    "jwt.expires_in_seconds",
+    "clients",
+];
+
+/// The profile used when `APP_PROFILE` is not set: `debug` for debug builds, `release`
+/// for release builds, as in Rocket.
+pub fn default_profile() -> Profile {
+    if cfg!(debug_assertions) {
+        Profile::const_new("debug")
+    } else {
+        Profile::const_new("release")
+    }
+}
+
+/// Why the configuration could not be loaded. The message names the key and the way to
+/// set it; it never contains a secret value.
+#[derive(Debug)]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The configuration as written: optional where the file or the environment may still
+/// supply a value, with unknown keys refused.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default = "default_address")]
+    pub address: IpAddr,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    #[serde(default = "default_database_url")]
+    pub database_url: String,
+    #[serde(default)]
+    pub jwt: RawJwt,
+    #[serde(default)]
+    pub clients: Vec<RawClient>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwt {
+    #[serde(default, serialize_with = "serialize_masked")]
+    pub key: Option<SecretString>,
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub audience: Option<String>,
+    #[serde(default = "default_expires_in")]
+    pub expires_in_seconds: u64,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    #[serde(default)]
+    pub client_id: String,
+    #[serde(default, serialize_with = "serialize_masked")]
+    pub client_secret: Option<SecretString>,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+}
+
+fn serialize_masked<S: serde::Serializer>(
+    value: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => serializer.serialize_str("********"),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn default_address() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::LOCALHOST)
+}
+fn default_port() -> u16 {
+    9000
+}
+fn default_database_url() -> String {
+    "sqlite://players.db".to_owned()
+}
+fn default_expires_in() -> u64 {
+    3600
+}
+fn default_scopes() -> Vec<String> {
+    vec![DEFAULT_SCOPE.to_owned()]
+}
+
+/// The validated configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub address: IpAddr,
+    pub port: u16,
+    pub database_url: String,
+    pub jwt: JwtConfig,
+    pub clients: Vec<ClientConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// The HMAC key: the UTF-8 bytes of `jwt.key` exactly as written, so tokens
+    /// interoperate with the ASP.NET design that used the same setting.
+    pub key: SecretString,
+    pub issuer: String,
+    pub audience: String,
+    pub expires_in_seconds: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub scopes: Vec<String>,
+}
+
+/// Where the configuration came from, for the start-up log.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub profile: Profile,
+    /// `APP_` variables that name no setting: logged as warnings, otherwise ignored.
+    pub ignored_env: Vec<String>,
+}
+
+impl Config {
+    /// Loads the file named by `APP_CONFIG` (default `Rocket.toml`), selects the profile
+    /// from `APP_PROFILE` (default by build type) and applies `APP_` overrides.
+    pub fn load() -> Result<(Config, Origin), ConfigError> {
+        let file = std::env::var_os(CONFIG_FILE_VAR)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+        let profile = Profile::from_env_or(PROFILE_VAR, default_profile());
+        Self::load_from(&file, profile)
+    }
+
+    /// As [`Config::load`], with the file and profile given.
+    pub fn load_from(file: &Path, profile: Profile) -> Result<(Config, Origin), ConfigError> {
+        if !file.is_file() {
+            return Err(ConfigError::new(format!(
+                "configuration file {} does not exist or is not a file (set {CONFIG_FILE_VAR} to another path)",
+                file.display()
+            )));
+        }
+        let toml = Figment::from(Toml::file_exact(file).nested());
+        check_unknown_keys(&toml, file)?;
+
+        let env = Env::prefixed(ENV_PREFIX)
+            .split("__")
+            .ignore(&["config", "profile"]);
+        let ignored_env: Vec<String> = env
+            .iter()
+            .map(|(key, _)| key.as_str().to_owned())
+            .filter(|key| !is_known_env_key(key))
+            .map(|key| {
+                format!(
+                    "{ENV_PREFIX}{}",
+                    key.to_ascii_uppercase().replace('.', "__")
+                )
+            })
+            .collect();
+        let env = env.filter(|key| is_known_env_key(key.as_str())).global();
+
+        let figment = Figment::new()
+            .merge(toml)
+            .merge(env)
+            .select(profile.clone());
+        let config = Self::from_figment(&figment)?;
+        Ok((
+            config,
+            Origin {
+                file: file.to_path_buf(),
+                profile,
+                ignored_env,
+            },
+        ))
+    }
+
+    /// Extracts and validates a configuration from any figment (tests build theirs from
+    /// strings).
+    pub fn from_figment(figment: &Figment) -> Result<Config, ConfigError> {
+        let raw: RawConfig = figment.extract().map_err(describe_figment_error)?;
+        Self::try_from(raw)
+    }
+
+    /// Extracts a configuration from TOML text in the `Rocket.toml` format with the given
+    /// profile selected.
+    pub fn from_toml_str(toml: &str, profile: &str) -> Result<Config, ConfigError> {
+        Self::from_figment(&Figment::from(Toml::string(toml).nested()).select(profile))
+    }
+
+    /// The configuration as it would be shown to an operator: secrets masked.
+    pub fn redacted(&self) -> serde_json::Value {
+        serde_json::json!({
+            "address": self.address,
+            "port": self.port,
+            "database_url": self.database_url,
+            "jwt": {
+                "key": "********",
+                "issuer": self.jwt.issuer,
+                "audience": self.jwt.audience,
+                "expires_in_seconds": self.jwt.expires_in_seconds,
+            },
+            "clients": self.clients.iter().map(|c| serde_json::json!({
+                "client_id": c.client_id,
+                "client_secret": "********",
+                "scopes": c.scopes,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+impl TryFrom<RawConfig> for Config {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawConfig) -> Result<Self, ConfigError> {
+        let key = raw.jwt.key.ok_or_else(|| missing("jwt.key"))?;
+        if key.expose_secret().len() < MIN_KEY_BYTES {
+            return Err(ConfigError::new(format!(
+                "jwt.key is {} bytes long; HS256 needs a key of at least {MIN_KEY_BYTES} bytes (RFC 7518 §3.2). \
+                 Set a longer one in jwt.key or APP_JWT__KEY",
+                key.expose_secret().len()
+            )));
+        }
+        let issuer = non_empty(raw.jwt.issuer, "jwt.issuer")?;
+        let audience = non_empty(raw.jwt.audience, "jwt.audience")?;
+        let expires_in_seconds = raw.jwt.expires_in_seconds;
+        if !(1..=MAX_TOKEN_LIFETIME_SECONDS).contains(&expires_in_seconds) {
+            return Err(ConfigError::new(format!(
+                "jwt.expires_in_seconds must be between 1 and {MAX_TOKEN_LIFETIME_SECONDS}, not {expires_in_seconds}"
+            )));
+        }
+
+        if raw.clients.is_empty() {
+            return Err(ConfigError::new(
+                "no clients are configured: add a [[<profile>.clients]] table to the config file, or set \
+                 APP_CLIENTS='[{client_id=\"...\", client_secret=\"...\"}]'",
+            ));
+        }
+        let mut seen = HashSet::new();
+        let mut clients = Vec::with_capacity(raw.clients.len());
+        for (index, client) in raw.clients.into_iter().enumerate() {
+            if client.client_id.is_empty() {
+                return Err(ConfigError::new(format!(
+                    "clients[{index}].client_id is empty: every client needs an id"
+                )));
+            }
+            if !seen.insert(client.client_id.clone()) {
+                return Err(ConfigError::new(format!(
+                    "client \"{}\" is configured twice: client_id values must be unique",
+                    client.client_id
+                )));
+            }
+            let secret = match client.client_secret {
+                Some(secret) if !secret.expose_secret().is_empty() => secret,
+                _ => {
+                    return Err(ConfigError::new(format!(
+                        "client \"{}\" has no client_secret",
+                        client.client_id
+                    )));
+                }
+            };
+            if client.scopes.is_empty() || client.scopes.iter().any(|s| !is_scope_token(s)) {
+                return Err(ConfigError::new(format!(
+                    "client \"{}\" has an invalid scopes list: give one or more scope names \
+                     without spaces or quotes (RFC 6749 §3.3)",
+                    client.client_id
+                )));
+            }
+            clients.push(ClientConfig {
+                client_id: client.client_id,
+                client_secret: secret,
+                scopes: client.scopes,
+            });
+        }
+
+        Ok(Config {
+            address: raw.address,
+            port: raw.port,
+            database_url: raw.database_url,
+            jwt: JwtConfig {
+                key,
+                issuer,
+                audience,
+                expires_in_seconds,
+            },
+            clients,
+        })
+    }
+}
+
+/// A scope token per RFC 6749 §3.3: `1*( %x21 / %x23-5B / %x5D-7E )`.
+pub fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+fn is_known_env_key(key: &str) -> bool {
+    KNOWN_ENV_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+}
+
+fn env_var_for(key: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{}",
+        key.to_ascii_uppercase().replace('.', "__")
+    )
+}
+
+fn missing(key: &str) -> ConfigError {
+    ConfigError::new(format!(
+        "{key} is not set: set it in the config file or in the {} environment variable",
+        env_var_for(key)
+    ))
+}
+
+fn non_empty(value: Option<String>, key: &str) -> Result<String, ConfigError> {
+    match value {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(missing(key)),
+    }
+}
+
+/// Refuses a key the server does not know in any profile of the file, not only the one
+/// selected: a typo in `[release]` should fail on the developer's machine too.
+fn check_unknown_keys(file: &Figment, path: &Path) -> Result<(), ConfigError> {
+    let data = file.data().map_err(describe_figment_error)?;
+    for profile in data.keys() {
+        // Fill every required value so only the shape of the file is judged here.
+        let probe = Figment::from(Serialized::defaults(RawConfig::probe()))
+            .merge(Figment::from(file.clone()).select(profile.clone()))
+            .select(profile.clone());
+        if let Err(errors) = probe.extract::<RawConfig>() {
+            for error in errors {
+                if let figment::error::Kind::UnknownField(field, _) = &error.kind {
+                    let at = error
+                        .path
+                        .iter()
+                        .filter(|p| p.as_str() != field.as_str())
+                        .map(String::as_str)
+                        .chain(std::iter::once(field.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(".");
+                    return Err(ConfigError::new(format!(
+                        "unknown key \"{at}\" in profile [{profile}] of {}: check its spelling against the README's configuration table",
+                        path.display()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+impl RawConfig {
+    fn probe() -> Self {
+        RawConfig {
+            address: default_address(),
+            port: default_port(),
+            database_url: default_database_url(),
+            jwt: RawJwt::default(),
+            clients: Vec::new(),
+        }
+    }
+}
+
+fn describe_figment_error(error: figment::Error) -> ConfigError {
+    let messages: Vec<String> = error.into_iter().map(|e| e.to_string()).collect();
+    ConfigError::new(format!("invalid configuration: {}", messages.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"
+        [default]
+        port = 9100
+        [default.jwt]
+        key = "0123456789abcdef0123456789abcdef"
+        issuer = "iss"
+        audience = "aud"
+        [[default.clients]]
+        client_id = "one"
+        client_secret = "secret"
+    "#;
+
+    #[test]
+    fn valid_config_gets_defaults() {
+        let config = Config::from_toml_str(VALID, "debug").unwrap();
+        assert_eq!(config.port, 9100);
+        assert_eq!(config.address, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(config.database_url, "sqlite://players.db");
+        assert_eq!(config.jwt.expires_in_seconds, 3600);
+        assert_eq!(config.clients[0].scopes, vec!["api:write".to_owned()]);
+    }
+
+    #[test]
+    fn short_key_is_refused_with_the_reason() {
+        let toml = VALID.replace("0123456789abcdef0123456789abcdef", "too-short");
+        let err = Config::from_toml_str(&toml, "debug")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("jwt.key is 9 bytes long"), "{err}");
+        assert!(err.contains("RFC 7518"), "{err}");
+        assert!(
+            !err.contains("too-short"),
+            "the key must not be echoed: {err}"
+        );
+    }
+
+    #[test]
+    fn missing_key_names_the_variable() {
+        let toml = VALID.replace("key = \"0123456789abcdef0123456789abcdef\"", "");
+        let err = Config::from_toml_str(&toml, "debug")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("APP_JWT__KEY"), "{err}");
+    }
+
+    #[test]
+    fn no_clients_names_the_variable() {
+        let toml = VALID.split("[[default.clients]]").next().unwrap();
+        let err = Config::from_toml_str(toml, "debug")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("APP_CLIENTS"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_client_is_refused() {
+        let toml =
+            format!("{VALID}\n[[default.clients]]\nclient_id = \"one\"\nclient_secret = \"x\"\n");
+        let err = Config::from_toml_str(&toml, "debug")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"one\" is configured twice"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_in_selected_profile_is_refused() {
+        let toml = format!("{VALID}\n[debug]\nprot = 1\n");
+        let err = Config::from_toml_str(&toml, "debug")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("prot"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_in_any_profile_of_a_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Rocket.toml");
+        std::fs::write(&path, format!("{VALID}\n[release.jwt]\nissuers = \"x\"\n")).unwrap();
+        let err = Config::load_from(&path, Profile::const_new("debug"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"jwt.issuers\""), "{err}");
+        assert!(err.contains("[release]"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let err = Config::load_from(Path::new("/nonexistent/x.toml"), Profile::Default)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/x.toml"), "{err}");
+    }
+
+    #[test]
+    fn scope_tokens_follow_rfc_6749() {
+        assert!(is_scope_token("api:write"));
+        assert!(!is_scope_token("a b"));
+        assert!(!is_scope_token("a\"b"));
+        assert!(!is_scope_token(""));
+    }
+
+    #[test]
+    fn debug_output_masks_secrets() {
+        let config = Config::from_toml_str(VALID, "debug").unwrap();
+        let shown = format!("{config:?} {}", config.redacted());
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
+        assert!(!shown.contains("\"secret\""), "{shown}");
+    }
+}

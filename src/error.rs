@@ -1,0 +1,359 @@
+//! The one error type of the API, and the one place that turns a failure into a response.
+//!
+//! | variant | status | body |
+//! |---|---|---|
+//! | [`Error::OAuth`] | 400, 401 or 413 | RFC 6749 §5.2 `{"error","error_description"}`, `Cache-Control: no-store` |
+//! | [`Error::MissingToken`] | 401 | problem+json, `WWW-Authenticate: Bearer realm="players"` (RFC 6750 §3.1: no error code) |
+//! | [`Error::InvalidToken`] | 401 | problem+json with `error`, challenge with `error="invalid_token"` |
+//! | everything else | 4xx/5xx | `application/problem+json` (RFC 9457) |
+//!
+//! Library errors (poem's router, poem-openapi's parameter parsing) are mapped here too by
+//! [`into_response`], so no plain-text error ever reaches a client. Descriptions are fixed
+//! ASCII strings: nothing a client sent is ever echoed back, and internal details are
+//! logged, not returned.
+
+use poem::{
+    Response,
+    error::{MethodNotAllowedError, NotFoundError, ReadBodyError, ResponseError},
+    http::{HeaderValue, StatusCode, header},
+};
+use poem_openapi::{
+    Object,
+    error::{ContentTypeError, ParseParamError, ParsePathError},
+    payload::Payload,
+    registry::{MetaSchemaRef, Registry},
+    types::Type,
+};
+use serde::Serialize;
+
+/// The realm named in every challenge.
+pub const REALM: &str = "players";
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// An OAuth 2.0 error code (RFC 6749 §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthCode {
+    InvalidRequest,
+    InvalidClient,
+    UnsupportedGrantType,
+    InvalidScope,
+}
+
+impl OAuthCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthCode::InvalidRequest => "invalid_request",
+            OAuthCode::InvalidClient => "invalid_client",
+            OAuthCode::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthCode::InvalidScope => "invalid_scope",
+        }
+    }
+}
+
+/// One invalid field of a request body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
+pub struct FieldError {
+    /// A JSON Pointer (RFC 6901) to the field in the request body.
+    pub pointer: String,
+    /// What is wrong with it.
+    pub detail: String,
+}
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A token endpoint error.
+    #[error("oauth error {}", .code.as_str())]
+    OAuth {
+        code: OAuthCode,
+        description: &'static str,
+        status: StatusCode,
+    },
+    /// A protected operation was called without a Bearer token.
+    #[error("missing bearer token")]
+    MissingToken,
+    /// The Bearer token was not accepted; the text says why.
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(&'static str),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// Something broke on our side. The cause is logged where it happens; clients see
+    /// only the status.
+    #[error("internal error")]
+    Internal,
+}
+
+impl Error {
+    pub fn oauth(code: OAuthCode, description: &'static str) -> Self {
+        let status = match code {
+            OAuthCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Error::OAuth {
+            code,
+            description,
+            status,
+        }
+    }
+
+    /// Logs an unexpected failure (never its request data) and hides it from the client.
+    pub fn internal(context: &'static str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "{context}");
+        Error::Internal
+    }
+}
+
+/// An RFC 9457 problem document: the body of every error outside the token endpoint.
+#[derive(Debug, Serialize, Object)]
+#[oai(rename = "Problem")]
+pub struct Problem {
+    /// Always `about:blank`: the status code says what happened.
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The status code's reason phrase.
+    pub title: String,
+    pub status: u16,
+    /// A human-readable explanation of this occurrence.
+    pub detail: String,
+    /// The RFC 6750 error code, on 401 and 403 responses for a rejected token.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// One entry per invalid field, on 422 responses.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// The body of every error from the token endpoint (RFC 6749 §5.2).
+#[derive(Debug, Serialize, Object)]
+#[oai(rename = "OAuthError")]
+pub struct OAuthErrorBody {
+    /// The error code: `invalid_request`, `invalid_client`, `unsupported_grant_type` or
+    /// `invalid_scope`.
+    pub error: String,
+    /// A short, fixed explanation.
+    pub error_description: String,
+}
+
+/// A response payload documented as `application/problem+json` with the [`Problem`]
+/// schema. Handlers never build one: [`Error`] renders every problem.
+pub struct ProblemJson(pub Problem);
+
+impl Payload for ProblemJson {
+    const CONTENT_TYPE: &'static str = PROBLEM_CONTENT_TYPE;
+
+    fn schema_ref() -> MetaSchemaRef {
+        Problem::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+impl poem::IntoResponse for ProblemJson {
+    fn into_response(self) -> Response {
+        problem_response(
+            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            &self.0,
+        )
+    }
+}
+
+impl ResponseError for Error {
+    fn status(&self) -> StatusCode {
+        match self {
+            Error::OAuth { status, .. } => *status,
+            Error::MissingToken | Error::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn as_response(&self) -> Response {
+        let status = self.status();
+        match self {
+            Error::OAuth {
+                code, description, ..
+            } => {
+                let body = OAuthErrorBody {
+                    error: code.as_str().to_owned(),
+                    error_description: (*description).to_owned(),
+                };
+                let mut response = json_response(status, "application/json", &body);
+                no_store(&mut response);
+                if *code == OAuthCode::InvalidClient {
+                    // RFC 6749 §5.2 requires the challenge when Basic was used; RFC 9110
+                    // §15.5.2 requires one on every 401, so it is always sent.
+                    response.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static(BASIC_CHALLENGE),
+                    );
+                }
+                response
+            }
+            Error::MissingToken => {
+                let mut response = problem_response(
+                    status,
+                    &problem(
+                        status,
+                        "A Bearer access token is required for this operation",
+                    ),
+                );
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(BEARER_CHALLENGE),
+                );
+                response
+            }
+            Error::InvalidToken(description) => {
+                let mut body = problem(status, description);
+                body.error = Some("invalid_token".to_owned());
+                let mut response = problem_response(status, &body);
+                let challenge = format!(
+                    "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""
+                );
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, value);
+                }
+                response
+            }
+            Error::MethodNotAllowed { allow } => {
+                let mut response = problem_response(
+                    status,
+                    &problem(status, "This method is not supported on this resource"),
+                );
+                if let Ok(value) = HeaderValue::from_str(allow) {
+                    response.headers_mut().insert(header::ALLOW, value);
+                }
+                response
+            }
+            Error::Validation(errors) => {
+                let mut body = problem(status, "The request body is not a valid player");
+                body.errors = Some(errors.clone());
+                problem_response(status, &body)
+            }
+            Error::BadRequest(detail)
+            | Error::NotFound(detail)
+            | Error::Conflict(detail)
+            | Error::UnsupportedMediaType(detail) => {
+                problem_response(status, &problem(status, detail))
+            }
+            Error::PayloadTooLarge => {
+                problem_response(status, &problem(status, "The request body is too large"))
+            }
+            Error::Internal => problem_response(
+                status,
+                &problem(status, "The server could not complete the request"),
+            ),
+        }
+    }
+}
+
+const BASIC_CHALLENGE: &str = "Basic realm=\"players\"";
+const BEARER_CHALLENGE: &str = "Bearer realm=\"players\"";
+
+fn problem(status: StatusCode, detail: &str) -> Problem {
+    Problem {
+        kind: "about:blank".to_owned(),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail: detail.to_owned(),
+        error: None,
+        errors: None,
+    }
+}
+
+fn problem_response(status: StatusCode, body: &Problem) -> Response {
+    json_response(status, PROBLEM_CONTENT_TYPE, body)
+}
+
+fn json_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: &impl Serialize,
+) -> Response {
+    // Serialising these plain structs cannot fail; fall back to an empty object if it ever did.
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    Response::builder()
+        .status(status)
+        .content_type(content_type)
+        .body(bytes)
+}
+
+/// RFC 6749 §5.1: responses carrying or refusing tokens must not be cached.
+pub fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// Turns any error that reached the top of the app into its response. Errors of our own
+/// type render themselves; errors raised by poem or poem-openapi before a handler ran are
+/// mapped to the matching [`Error`] so they share its format.
+pub fn into_response(err: poem::Error, allow: impl FnOnce() -> Option<String>) -> Response {
+    if err.is::<Error>() {
+        return err.into_response();
+    }
+    let mapped = if err.is::<NotFoundError>() {
+        Error::NotFound("No resource exists at this path")
+    } else if err.is::<MethodNotAllowedError>() {
+        match allow() {
+            Some(allow) => Error::MethodNotAllowed { allow },
+            None => Error::NotFound("No resource exists at this path"),
+        }
+    } else if err.is::<ParseParamError>() || err.is::<ParsePathError>() {
+        Error::BadRequest("A path or query parameter is not of the expected form")
+    } else if err.is::<ContentTypeError>() {
+        Error::UnsupportedMediaType("The request body must be application/json")
+    } else if let Some(read) = err.downcast_ref::<ReadBodyError>() {
+        match read {
+            ReadBodyError::PayloadTooLarge => Error::PayloadTooLarge,
+            _ => Error::BadRequest("The request body could not be read"),
+        }
+    } else if err.status().is_server_error() {
+        Error::internal("unhandled error", &err)
+    } else {
+        // Some other client error from the framework: keep its status, describe it generically.
+        let status = err.status();
+        return problem_response(
+            status,
+            &problem(status, "The request could not be processed"),
+        );
+    };
+    mapped.as_response()
+}
+
+/// Handlers return `Result<_, Error>`; each operation's response enum documents the error
+/// statuses it can produce, so `Error` itself adds nothing to the spec.
+impl poem_openapi::ApiResponse for Error {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        poem_openapi::registry::MetaResponses {
+            responses: Vec::new(),
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
+}

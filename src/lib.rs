@@ -1,0 +1,23 @@
+//! A players API whose writes are protected by OAuth 2.0 client-credentials access tokens.
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`config`] | the typed configuration: file, profile, `APP_` overrides, validation |
+//! | [`auth`] | the token endpoint, the token format, Bearer protection |
+//! | [`players`] | the players resource: model, store, routes |
+//! | [`health`] | liveness |
+//! | [`error`] | the one error type and its responses |
+//! | [`openapi`] | the generated spec, Swagger UI, `Allow` |
+//! | [`startup`] | [`build`]: configuration in, bound application out |
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod openapi;
+pub mod players;
+pub mod request;
+pub mod startup;
+
+pub use config::Config;
+pub use startup::{Application, StartupError, build};

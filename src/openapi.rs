@@ -1,0 +1,127 @@
+//! The OpenAPI document and what is derived from it: the served and committed spec, the
+//! Swagger UI page, and the `Allow` header of 405 responses.
+//!
+//! The document is generated from the code by poem-openapi and then passed through
+//! [`finish`], the one place where the generated text is corrected before anyone sees it:
+//! the same text is served at `/openapi.json`, embedded in Swagger UI and committed at
+//! `openapi/openapi.json`.
+
+use poem_openapi::{OpenApiService, Tags};
+use serde_json::Value;
+
+use crate::{auth::TokenApi, health::HealthApi, players::PlayersApi};
+
+#[derive(Tags)]
+pub enum ApiTag {
+    /// The squad: anyone may read, authorised clients may write.
+    Players,
+    /// Access tokens for machine clients (OAuth 2.0 client credentials).
+    Auth,
+    /// Service status.
+    Health,
+}
+
+pub type Apis = (PlayersApi, TokenApi, HealthApi);
+
+/// The poem-openapi service: the routes and the raw document.
+pub fn service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (PlayersApi, TokenApi, HealthApi),
+        "Players API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "The Argentina squad as a REST resource. Reads are open; writes need a Bearer \
+         access token from `POST /auth/token` (OAuth 2.0 client credentials).",
+    )
+}
+
+/// The finished document as pretty-printed JSON with a trailing newline: exactly the
+/// text of `openapi/openapi.json`.
+pub fn document(service: &OpenApiService<Apis, ()>) -> String {
+    let raw = service.spec();
+    let finished = serde_json::from_str::<Value>(&raw)
+        .map(finish)
+        .and_then(|v| serde_json::to_string_pretty(&v));
+    match finished {
+        Ok(mut text) => {
+            text.push('\n');
+            text
+        }
+        // The generator's own output always parses; keep it unchanged if it ever did not.
+        Err(_) => raw,
+    }
+}
+
+/// Corrections to the generated document.
+fn finish(mut doc: Value) -> Value {
+    // Scope lists belong only to oauth2 requirements (OpenAPI 3.0 §4.8.30); poem-openapi
+    // writes an operation's scopes onto every scheme it lists.
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for operation in paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|p| p.values_mut())
+        {
+            if let Some(requirements) = operation.get_mut("security").and_then(Value::as_array_mut)
+            {
+                for requirement in requirements.iter_mut().filter_map(Value::as_object_mut) {
+                    if let Some(scopes) = requirement.get_mut(crate::auth::bearer::BEARER_SCHEME) {
+                        *scopes = Value::Array(Vec::new());
+                    }
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// The Swagger UI page, embedding the finished document rather than the raw one.
+pub fn swagger_page(service: &OpenApiService<Apis, ()>, document: &str) -> String {
+    service.swagger_ui_html().replace(&service.spec(), document)
+}
+
+/// The methods each documented path accepts, for the `Allow` header of a 405.
+#[derive(Debug, Clone, Default)]
+pub struct AllowedMethods {
+    paths: Vec<(Vec<Option<String>>, String)>,
+}
+
+impl AllowedMethods {
+    pub fn from_document(document: &str) -> Self {
+        let doc: Value = serde_json::from_str(document).unwrap_or(Value::Null);
+        let mut paths = Vec::new();
+        if let Some(entries) = doc.get("paths").and_then(Value::as_object) {
+            for (template, operations) in entries {
+                let segments = template
+                    .split('/')
+                    .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
+                    .collect();
+                let mut methods: Vec<String> = operations
+                    .as_object()
+                    .map(|o| o.keys().map(|m| m.to_ascii_uppercase()).collect())
+                    .unwrap_or_default();
+                if methods.iter().any(|m| m == "GET") {
+                    methods.push("HEAD".to_owned());
+                }
+                paths.push((segments, methods.join(", ")));
+            }
+        }
+        Self { paths }
+    }
+
+    /// The `Allow` value for a request path, if a documented path matches it.
+    pub fn for_path(&self, path: &str) -> Option<String> {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.paths
+            .iter()
+            .find(|(template, _)| {
+                template.len() == segments.len()
+                    && template
+                        .iter()
+                        .zip(&segments)
+                        .all(|(t, s)| t.as_deref().is_none_or(|t| t == *s))
+            })
+            .map(|(_, methods)| methods.clone())
+    }
+}

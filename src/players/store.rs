@@ -1,0 +1,214 @@
+//! Player storage over sqlx. The SQL is portable (placeholders `$n`, TEXT ids and dates,
+//! a named UNIQUE constraint), so the same statements serve SQLite and PostgreSQL.
+
+use std::{str::FromStr, time::Duration};
+
+use chrono::NaiveDate;
+use sqlx::{
+    FromRow, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use uuid::Uuid;
+
+use super::model::{NewPlayer, Player};
+use crate::error::Error;
+
+const COLUMNS: &str = "id, first_name, middle_name, last_name, date_of_birth, squad_number, \
+                       position, abbr_position, team, league, starting11";
+
+/// How long a connection waits for SQLite's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, FromRow)]
+struct PlayerRow {
+    id: String,
+    first_name: String,
+    middle_name: Option<String>,
+    last_name: String,
+    date_of_birth: Option<String>,
+    squad_number: i64,
+    position: String,
+    abbr_position: Option<String>,
+    team: Option<String>,
+    league: Option<String>,
+    starting11: bool,
+}
+
+impl TryFrom<PlayerRow> for Player {
+    type Error = Error;
+
+    fn try_from(row: PlayerRow) -> Result<Self, Error> {
+        let id = Uuid::parse_str(&row.id)
+            .map_err(|e| Error::internal("stored player id is not a UUID", e))?;
+        let date_of_birth = row
+            .date_of_birth
+            .map(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d"))
+            .transpose()
+            .map_err(|e| Error::internal("stored date of birth is not a date", e))?;
+        Ok(Player {
+            id,
+            first_name: row.first_name,
+            middle_name: row.middle_name,
+            last_name: row.last_name,
+            date_of_birth,
+            squad_number: row.squad_number,
+            position: row.position,
+            abbr_position: row.abbr_position,
+            team: row.team,
+            league: row.league,
+            starting11: row.starting11,
+        })
+    }
+}
+
+/// The players table.
+#[derive(Clone)]
+pub struct PlayerStore {
+    pool: SqlitePool,
+}
+
+fn db_error(e: sqlx::Error) -> Error {
+    Error::internal("database error", e)
+}
+
+impl PlayerStore {
+    /// Opens (creating if needed) the SQLite database at `url` and applies the
+    /// migrations, which also seed the squad on first start.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            // WAL + NORMAL: a commit survives a crash of this process (not of the OS).
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn all(&self) -> Result<Vec<Player>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM players ORDER BY squad_number");
+        sqlx::query_as::<_, PlayerRow>(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(Player::try_from)
+            .collect()
+    }
+
+    pub async fn by_id(&self, id: Uuid) -> Result<Option<Player>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM players WHERE id = $1");
+        self.fetch_one(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.to_string()))
+            .await
+    }
+
+    pub async fn by_squad_number(&self, squad_number: i64) -> Result<Option<Player>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM players WHERE squad_number = $1");
+        self.fetch_one(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(squad_number))
+            .await
+    }
+
+    async fn fetch_one(
+        &self,
+        query: sqlx::query::QueryAs<'_, sqlx::Sqlite, PlayerRow, sqlx::sqlite::SqliteArguments>,
+    ) -> Result<Option<Player>, Error> {
+        query
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .map(Player::try_from)
+            .transpose()
+    }
+
+    /// Inserts a new player with a fresh id; a taken squad number is a conflict.
+    pub async fn create(&self, new: NewPlayer) -> Result<Player, Error> {
+        let id = Uuid::new_v4();
+        let sql = format!(
+            "INSERT INTO players ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        );
+        let result = bind_player(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()),
+            &new,
+        )
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(player(id, new)),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::Conflict(
+                "A player with this squad number already exists",
+            )),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    /// Replaces every field of the player holding `new.squad_number`, keeping its id.
+    /// Returns `false` when there is no such player.
+    pub async fn replace(&self, new: NewPlayer) -> Result<bool, Error> {
+        // Same binding order as INSERT ($1 is the id there); the squad number ($5) selects the row.
+        let result = bind_player(
+            sqlx::query(
+                "UPDATE players SET first_name = $1, middle_name = $2, last_name = $3, \
+                 date_of_birth = $4, position = $6, abbr_position = $7, team = $8, league = $9, \
+                 starting11 = $10 WHERE squad_number = $5",
+            ),
+            &new,
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Deletes the player holding `squad_number`. Returns `false` when there is none.
+    pub async fn delete(&self, squad_number: i64) -> Result<bool, Error> {
+        let result = sqlx::query("DELETE FROM players WHERE squad_number = $1")
+            .bind(squad_number)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Closes the pool, waiting for connections to finish (used at shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn bind_player<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    new: &'q NewPlayer,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    query
+        .bind(&new.first_name)
+        .bind(&new.middle_name)
+        .bind(&new.last_name)
+        .bind(new.date_of_birth.map(|d| d.format("%Y-%m-%d").to_string()))
+        .bind(new.squad_number.get())
+        .bind(&new.position)
+        .bind(&new.abbr_position)
+        .bind(&new.team)
+        .bind(&new.league)
+        .bind(new.starting11)
+}
+
+fn player(id: Uuid, new: NewPlayer) -> Player {
+    Player {
+        id,
+        first_name: new.first_name,
+        middle_name: new.middle_name,
+        last_name: new.last_name,
+        date_of_birth: new.date_of_birth,
+        squad_number: new.squad_number.get(),
+        position: new.position,
+        abbr_position: new.abbr_position,
+        team: new.team,
+        league: new.league,
+        starting11: new.starting11,
+    }
+}

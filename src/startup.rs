@@ -1,0 +1,145 @@
+//! Start-up: from a validated [`Config`] to a bound, ready-to-serve [`Application`].
+//!
+//! Everything that can fail does so here, before the first request: the listener is
+//! bound (port 0 picks a free port, which tests use), the database is opened and migrated,
+//! and the signing key and client digests are built.
+
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+
+use poem::{
+    Endpoint, EndpointExt, Route, Server,
+    endpoint::make_sync,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    middleware::{CatchPanic, Tracing},
+    web::Html,
+};
+
+use crate::{
+    auth::Auth,
+    config::Config,
+    error::{self, Error},
+    openapi::{self, AllowedMethods},
+    players::PlayerStore,
+};
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: io::Error,
+    },
+    #[error("cannot open the database {url}: {source}")]
+    Database { url: String, source: sqlx::Error },
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A bound server, ready to run.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    local_addr: SocketAddr,
+    app: poem::endpoint::BoxEndpoint<'static>,
+    store: PlayerStore,
+}
+
+/// Builds the whole application from a configuration: what `main` runs and what the
+/// integration tests start on port 0.
+pub async fn build(config: Config) -> Result<Application, StartupError> {
+    let address = SocketAddr::new(config.address, config.port);
+    let acceptor = TcpListener::bind(address)
+        .into_acceptor()
+        .await
+        .map_err(|source| StartupError::Bind { address, source })?;
+    let local_addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .unwrap_or(address);
+
+    let store =
+        PlayerStore::connect(&config.database_url)
+            .await
+            .map_err(|source| match source {
+                sqlx::Error::Migrate(e) => StartupError::Migrate(*e),
+                source => StartupError::Database {
+                    url: config.database_url.clone(),
+                    source,
+                },
+            })?;
+
+    let app = routes(&config, store.clone());
+    Ok(Application {
+        acceptor,
+        local_addr,
+        app,
+        store,
+    })
+}
+
+/// The routes, with the auth state, the store and the error mapping attached.
+fn routes(config: &Config, store: PlayerStore) -> poem::endpoint::BoxEndpoint<'static> {
+    let auth = Auth::new(config);
+    let service = openapi::service();
+    let document = openapi::document(&service);
+    let swagger = openapi::swagger_page(&service, &document);
+    let allowed = Arc::new(AllowedMethods::from_document(&document));
+
+    let spec_json = make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json")
+            .body(document.clone())
+    });
+    let swagger_ui = make_sync(move |_| Html(swagger.clone()));
+
+    Route::new()
+        .nest("/", service)
+        .at("/openapi.json", spec_json)
+        .at("/swagger", swagger_ui)
+        .data(store)
+        .data(auth.clients)
+        .data(auth.issuer)
+        .data(auth.validator)
+        .around(move |endpoint, request| {
+            let allowed = allowed.clone();
+            async move {
+                let path = request.uri().path().to_owned();
+                Ok(match endpoint.call(request).await {
+                    Ok(response) => response,
+                    Err(err) => error::into_response(err, || allowed.for_path(&path)),
+                })
+            }
+        })
+        .with(
+            CatchPanic::new()
+                .with_handler(|_| poem::error::ResponseError::as_response(&Error::Internal)),
+        )
+        .with(Tracing)
+        .boxed()
+}
+
+impl Application {
+    /// The address actually bound (with the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until the process is stopped.
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Serves until `signal` completes, then stops accepting, lets in-flight requests
+    /// finish (for at most [`SHUTDOWN_GRACE`]) and closes the database.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> io::Result<()> {
+        let result = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.app, signal, Some(SHUTDOWN_GRACE))
+            .await;
+        self.store.close().await;
+        result
+    }
+}
