@@ -55,6 +55,15 @@ pub fn document(service: &OpenApiService<Apis, ()>) -> String {
 
 /// Corrections to the generated document.
 fn finish(mut doc: Value) -> Value {
+    // An empty `servers` list says nothing; without it, clients use the spec's own origin.
+    if let Some(root) = doc.as_object_mut()
+        && root
+            .get("servers")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+    {
+        root.remove("servers");
+    }
     // Scope lists belong only to oauth2 requirements (OpenAPI 3.0 §4.8.30); poem-openapi
     // writes an operation's scopes onto every scheme it lists.
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
@@ -81,6 +90,9 @@ pub fn swagger_page(service: &OpenApiService<Apis, ()>, document: &str) -> Strin
     service.swagger_ui_html().replace(&service.spec(), document)
 }
 
+/// The order methods are listed in an `Allow` header.
+const METHOD_ORDER: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+
 /// The methods each documented path accepts, for the `Allow` header of a 405.
 #[derive(Debug, Clone, Default)]
 pub struct AllowedMethods {
@@ -97,13 +109,19 @@ impl AllowedMethods {
                     .split('/')
                     .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
                     .collect();
-                let mut methods: Vec<String> = operations
+                let documented: Vec<String> = operations
                     .as_object()
                     .map(|o| o.keys().map(|m| m.to_ascii_uppercase()).collect())
                     .unwrap_or_default();
-                if methods.iter().any(|m| m == "GET") {
-                    methods.push("HEAD".to_owned());
-                }
+                // poem answers HEAD wherever GET is routed.
+                let methods: Vec<&str> = METHOD_ORDER
+                    .iter()
+                    .copied()
+                    .filter(|m| {
+                        documented.iter().any(|d| d == m)
+                            || (*m == "HEAD" && documented.iter().any(|d| d == "GET"))
+                    })
+                    .collect();
                 paths.push((segments, methods.join(", ")));
             }
         }

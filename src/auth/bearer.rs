@@ -110,7 +110,9 @@ fn bearer_token(request: &Request) -> Option<&str> {
         .get(header::AUTHORIZATION)?
         .to_str()
         .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
+    // `Bearer` alone (trailing spaces are trimmed by the HTTP stack) is a Bearer attempt
+    // with an empty token, which is invalid rather than absent.
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim_matches(' '))

@@ -24,8 +24,9 @@ use crate::{
 
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 
-/// The token request as documented. The body is parsed by [`TokenRequestBody`], which
-/// reports problems as OAuth errors instead of poem-openapi's parse errors.
+// The documented schema only: the body is parsed by `TokenRequestBody`, which reports
+// problems as OAuth errors instead of poem-openapi's parse errors.
+/// A client-credentials token request (RFC 6749 §4.4.2), as a form or as JSON.
 #[derive(Debug, Object)]
 pub struct TokenRequest {
     /// Must be `client_credentials`; any other value is answered `unsupported_grant_type`.
@@ -39,6 +40,7 @@ pub struct TokenRequest {
     pub scope: Option<String>,
 }
 
+/// The grant type. Only `client_credentials` is supported.
 #[derive(Debug, Enum)]
 pub enum GrantType {
     #[oai(rename = "client_credentials")]

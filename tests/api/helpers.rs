@@ -1,0 +1,174 @@
+//! Starts the real application on port 0 with a fresh database, and talks to it over HTTP
+//! as a client would.
+
+use players_api::{Config, build};
+use reqwest::{Client, Response, header::HeaderMap};
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const CLIENT_ID: &str = "foobarbaz";
+pub const CLIENT_SECRET: &str = "#!_7h3qu1ck8r0wnf0xjump50v3r7h3l42yd09=@42";
+/// A second client whose secret reads differently raw and form-decoded.
+pub const PLUS_CLIENT_ID: &str = "plus client";
+pub const PLUS_CLIENT_SECRET: &str = "a+b%2Fc:d";
+pub const KEY: &str = "1LnBfWcu7gTDmqT41QCW4ANu1xsHMcseingKWruVveM=";
+pub const ISSUER: &str = "test-issuer";
+pub const AUDIENCE: &str = "test-audience";
+
+pub struct TestApp {
+    pub base: String,
+    pub http: Client,
+    _dir: Option<TempDir>,
+}
+
+pub fn config_toml(db_url: &str) -> String {
+    format!(
+        r#"
+        [default]
+        address = "127.0.0.1"
+        port = 0
+        database_url = "{db_url}"
+        [default.jwt]
+        key = "{KEY}"
+        issuer = "{ISSUER}"
+        audience = "{AUDIENCE}"
+        expires_in_seconds = 3600
+        [[default.clients]]
+        client_id = "{CLIENT_ID}"
+        client_secret = "{CLIENT_SECRET}"
+        [[default.clients]]
+        client_id = "{PLUS_CLIENT_ID}"
+        client_secret = "{PLUS_CLIENT_SECRET}"
+        scopes = ["api:write", "players:delete"]
+        "#
+    )
+}
+
+/// Starts the app on a new temporary database.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("players.db");
+    let mut app = spawn_app_on(&db_path).await;
+    app._dir = Some(dir);
+    app
+}
+
+/// Starts the app on the database file at `db_path` (kept by the caller).
+pub async fn spawn_app_on(db_path: &std::path::Path) -> TestApp {
+    let url = format!("sqlite://{}", db_path.display());
+    let config = Config::from_toml_str(&config_toml(&url), "debug").expect("test config");
+    let app = build(config).await.expect("app builds");
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        http: Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client"),
+        _dir: None,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn token_url(&self) -> String {
+        self.url("/auth/token")
+    }
+
+    /// A token for the development client, by client_secret_post.
+    pub async fn token(&self) -> String {
+        let response = self
+            .http
+            .post(self.token_url())
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+            ])
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.expect("token json");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post_token_form(&self, form: &[(&str, &str)]) -> Response {
+        self.http
+            .post(self.token_url())
+            .form(form)
+            .send()
+            .await
+            .expect("POST /auth/token")
+    }
+}
+
+/// A valid player body with the given squad number.
+pub fn player_body(squad_number: i64) -> Value {
+    serde_json::json!({
+        "firstName": "Valentín",
+        "lastName": "Carboni",
+        "dateOfBirth": "2005-03-05",
+        "squadNumber": squad_number,
+        "position": "Attacking Midfield",
+        "abbrPosition": "AM",
+        "team": "Racing Club",
+        "league": "Liga Profesional",
+        "starting11": false
+    })
+}
+
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Reads a problem+json body, checking the content type and the members every problem has.
+pub async fn problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        header(response.headers(), "content-type"),
+        Some("application/problem+json")
+    );
+    let body: Value = response.json().await.expect("problem json");
+    assert_eq!(body["status"], status);
+    assert_eq!(body["type"], "about:blank");
+    assert!(body["title"].is_string());
+    assert!(body["detail"].is_string());
+    body
+}
+
+/// Reads an OAuth error body, checking status, content type, no-store and the code.
+pub async fn oauth_error(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let headers = response.headers().clone();
+    assert!(
+        header(&headers, "content-type").is_some_and(|c| c.starts_with("application/json")),
+        "{headers:?}"
+    );
+    assert_eq!(header(&headers, "cache-control"), Some("no-store"));
+    let body: Value = response.json().await.expect("oauth error json");
+    assert_eq!(body["error"], code, "{body}");
+    let description = body["error_description"]
+        .as_str()
+        .expect("error_description");
+    // RFC 6749 §5.2: printable ASCII without `"` and `\`.
+    assert!(
+        description
+            .bytes()
+            .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'),
+        "{description}"
+    );
+    assert_eq!(body.as_object().map(|o| o.len()), Some(2), "{body}");
+    body
+}

@@ -1,0 +1,182 @@
+//! The generated spec: committed, served, valid, and describing the API as it behaves.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const COMMITTED: &str = include_str!("../../openapi/openapi.json");
+
+#[tokio::test]
+async fn the_committed_spec_is_the_generated_one() {
+    let generated = players_api::openapi::document(&players_api::openapi::service());
+    assert!(
+        generated == COMMITTED,
+        "openapi/openapi.json is stale: regenerate it with `cargo run -- openapi > openapi/openapi.json`"
+    );
+}
+
+#[tokio::test]
+async fn the_served_spec_is_the_committed_one() {
+    let app = spawn_app().await;
+    let response = app.get("/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        header(response.headers(), "content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(response.text().await.unwrap(), COMMITTED);
+}
+
+#[tokio::test]
+async fn swagger_ui_embeds_the_served_spec() {
+    let app = spawn_app().await;
+    let response = app.get("/swagger").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        header(response.headers(), "content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = response.text().await.unwrap();
+    assert!(page.contains("SwaggerUIBundle"));
+    assert!(
+        page.contains(COMMITTED.trim_end()),
+        "the page must embed the finished spec"
+    );
+}
+
+fn spec() -> Value {
+    serde_json::from_str(COMMITTED).unwrap()
+}
+
+#[test]
+fn security_schemes_are_http_bearer_and_oauth2_client_credentials() {
+    let spec = spec();
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(schemes["bearerAuth"]["type"], "http");
+    assert_eq!(schemes["bearerAuth"]["scheme"], "bearer");
+    assert_eq!(schemes["bearerAuth"]["bearerFormat"], "JWT");
+    assert_eq!(schemes["oauth2"]["type"], "oauth2");
+    assert_eq!(
+        schemes["oauth2"]["flows"]["clientCredentials"]["tokenUrl"],
+        "/auth/token"
+    );
+    assert!(schemes["oauth2"]["flows"]["clientCredentials"]["scopes"]["api:write"].is_string());
+}
+
+#[test]
+fn writes_are_protected_and_reads_are_not() {
+    let spec = spec();
+    let mut protected = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path}: operationId"));
+            assert!(op["summary"].is_string(), "{id}: summary");
+            let security = op.get("security");
+            if method == "get" || path == "/auth/token" {
+                assert!(security.is_none(), "{id} must be anonymous");
+            } else {
+                protected += 1;
+                let requirements = security.unwrap().as_array().unwrap();
+                assert_eq!(requirements.len(), 2, "{id}");
+                assert_eq!(requirements[0]["bearerAuth"], Value::Array(vec![]), "{id}");
+                assert!(requirements[1]["oauth2"].is_array(), "{id}");
+                assert!(
+                    op["responses"]["401"]["headers"]["WWW-AUTHENTICATE"].is_object()
+                        || op["responses"]["401"]["headers"]["WWW-Authenticate"].is_object(),
+                    "{id}"
+                );
+            }
+        }
+    }
+    assert_eq!(protected, 3);
+}
+
+#[test]
+fn the_token_operation_documents_both_bodies_and_its_errors() {
+    let spec = spec();
+    let op = &spec["paths"]["/auth/token"]["post"];
+    let content = op["requestBody"]["content"].as_object().unwrap();
+    assert!(content.contains_key("application/x-www-form-urlencoded"));
+    assert!(content.contains_key("application/json"));
+    let request = &spec["components"]["schemas"]["TokenRequest"];
+    assert_eq!(request["required"], serde_json::json!(["grant_type"]));
+    let grant = &request["properties"]["grant_type"];
+    let reference = grant["$ref"]
+        .as_str()
+        .or(grant["allOf"][0]["$ref"].as_str());
+    let grant = if let Some(reference) = reference {
+        spec["components"]["schemas"][reference.rsplit('/').next().unwrap()].clone()
+    } else {
+        grant.clone()
+    };
+    assert_eq!(grant["enum"], serde_json::json!(["client_credentials"]));
+    for status in ["200", "400", "401", "413"] {
+        assert!(op["responses"][status].is_object(), "{status}");
+    }
+}
+
+#[test]
+fn operations_document_their_error_statuses() {
+    let spec = spec();
+    let statuses = |path: &str, method: &str| -> Vec<String> {
+        spec["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(statuses("/players", "get"), ["200"]);
+    assert_eq!(statuses("/players/{id}", "get"), ["200", "400", "404"]);
+    assert_eq!(
+        statuses("/players", "post"),
+        ["201", "400", "401", "409", "413", "415", "422"]
+    );
+    assert_eq!(
+        statuses("/players/squadnumber/{squad_number}", "put"),
+        ["204", "400", "401", "404", "413", "415", "422"]
+    );
+    assert_eq!(
+        statuses("/players/squadnumber/{squad_number}", "delete"),
+        ["204", "400", "401", "404"]
+    );
+    let problem = &spec["paths"]["/players"]["post"]["responses"]["422"]["content"];
+    assert!(problem["application/problem+json"].is_object());
+}
+
+/// Every field the spec says is required is refused when missing, so the spec and the
+/// validator cannot drift apart.
+#[tokio::test]
+async fn required_fields_in_the_spec_are_required_by_the_server() {
+    let spec = spec();
+    let required: Vec<String> = spec["components"]["schemas"]["PlayerRequest"]["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        required,
+        ["firstName", "lastName", "squadNumber", "position"]
+    );
+    let app = spawn_app().await;
+    let token = app.token().await;
+    for field in &required {
+        let mut body = player_body(60);
+        body.as_object_mut().unwrap().remove(field);
+        let response = app
+            .http
+            .post(app.url("/players"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let problem = problem(response, 422).await;
+        assert_eq!(problem["errors"][0]["pointer"], format!("/{field}"));
+    }
+}

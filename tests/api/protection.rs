@@ -1,0 +1,308 @@
+//! Bearer protection of the writes (RFC 6750 §3, RFC 8725, RFC 9068 §4).
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use players_api::auth::token::now_seconds;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// Claims as the server issues them, for tokens the tests forge or alter.
+fn claims() -> Value {
+    let now = now_seconds();
+    json!({
+        "iss": ISSUER, "aud": AUDIENCE, "sub": CLIENT_ID, "client_id": CLIENT_ID,
+        "scope": "api:write", "iat": now, "nbf": now, "exp": now + 600,
+        "jti": "test-jti"
+    })
+}
+
+fn at_jwt_header(alg: Algorithm) -> Header {
+    let mut header = Header::new(alg);
+    header.typ = Some("at+jwt".into());
+    header
+}
+
+fn sign(header: &Header, claims: &Value, key: &str) -> String {
+    encode(header, claims, &EncodingKey::from_secret(key.as_bytes())).unwrap()
+}
+
+fn good_token_with(change: impl FnOnce(&mut Value)) -> String {
+    let mut c = claims();
+    change(&mut c);
+    sign(&at_jwt_header(Algorithm::HS256), &c, KEY)
+}
+
+async fn delete_with(app: &TestApp, authorization: Option<&str>) -> reqwest::Response {
+    let mut request = app.http.delete(app.url("/players/squadnumber/99"));
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    request.send().await.unwrap()
+}
+
+async fn assert_no_credentials(response: reqwest::Response) {
+    assert_eq!(
+        header(response.headers(), "www-authenticate"),
+        Some("Bearer realm=\"players\"")
+    );
+    let body = problem(response, 401).await;
+    assert!(body.get("error").is_none(), "{body}");
+}
+
+async fn assert_invalid_token(response: reqwest::Response) -> String {
+    let challenge = header(response.headers(), "www-authenticate")
+        .expect("challenge")
+        .to_owned();
+    assert!(
+        challenge
+            .starts_with("Bearer realm=\"players\", error=\"invalid_token\", error_description=\""),
+        "{challenge}"
+    );
+    assert!(challenge.ends_with('"'));
+    let body = problem(response, 401).await;
+    assert_eq!(body["error"], "invalid_token");
+    challenge
+}
+
+#[tokio::test]
+async fn writes_without_credentials_get_a_bare_bearer_challenge() {
+    let app = spawn_app().await;
+    let requests = [
+        app.http.post(app.url("/players")).json(&player_body(50)),
+        app.http
+            .put(app.url("/players/squadnumber/10"))
+            .json(&player_body(10)),
+        app.http.delete(app.url("/players/squadnumber/10")),
+    ];
+    for request in requests {
+        assert_no_credentials(request.send().await.unwrap()).await;
+    }
+}
+
+#[tokio::test]
+async fn another_scheme_counts_as_no_credentials() {
+    let app = spawn_app().await;
+    assert_no_credentials(delete_with(&app, Some("Basic Zm9vOmJhcg==")).await).await;
+    assert_no_credentials(delete_with(&app, Some("Token abc")).await).await;
+}
+
+#[tokio::test]
+async fn no_token_and_a_bad_body_is_401_not_400() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .post(app.url("/players"))
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_no_credentials(response).await;
+    let response = app
+        .http
+        .post(app.url("/players"))
+        .header("Content-Type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_no_credentials(response).await;
+}
+
+#[tokio::test]
+async fn a_valid_token_is_accepted_whatever_the_case_of_the_scheme() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let response = delete_with(&app, Some(&format!("{scheme} {token}"))).await;
+        // Squad number 99 is free: authenticated, then not found.
+        problem(response, 404).await;
+    }
+}
+
+#[tokio::test]
+async fn garbage_and_empty_tokens_are_invalid() {
+    let app = spawn_app().await;
+    for value in [
+        "Bearer not.a.jwt",
+        "Bearer abc",
+        "Bearer ",
+        "Bearer a.b.c.d",
+    ] {
+        assert_invalid_token(delete_with(&app, Some(value)).await).await;
+    }
+}
+
+#[tokio::test]
+async fn forged_and_altered_tokens_are_invalid() {
+    let app = spawn_app().await;
+    let now = now_seconds();
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "another key",
+            sign(
+                &at_jwt_header(Algorithm::HS256),
+                &claims(),
+                "another-key-another-key-another-key!",
+            ),
+        ),
+        (
+            "HS512 with the right key",
+            sign(&at_jwt_header(Algorithm::HS512), &claims(), KEY),
+        ),
+        (
+            "HS384 with the right key",
+            sign(&at_jwt_header(Algorithm::HS384), &claims(), KEY),
+        ),
+        (
+            "expired beyond leeway",
+            good_token_with(|c| c["exp"] = json!(now - 120)),
+        ),
+        (
+            "not yet valid beyond leeway",
+            good_token_with(|c| c["nbf"] = json!(now + 300)),
+        ),
+        (
+            "other issuer",
+            good_token_with(|c| c["iss"] = json!("someone-else")),
+        ),
+        (
+            "other audience",
+            good_token_with(|c| c["aud"] = json!("someone-else")),
+        ),
+        (
+            "no exp",
+            good_token_with(|c| {
+                c.as_object_mut().unwrap().remove("exp");
+            }),
+        ),
+        (
+            "no iss",
+            good_token_with(|c| {
+                c.as_object_mut().unwrap().remove("iss");
+            }),
+        ),
+        (
+            "no aud",
+            good_token_with(|c| {
+                c.as_object_mut().unwrap().remove("aud");
+            }),
+        ),
+        (
+            "no sub",
+            good_token_with(|c| {
+                c.as_object_mut().unwrap().remove("sub");
+            }),
+        ),
+        (
+            "no client_id",
+            good_token_with(|c| {
+                c.as_object_mut().unwrap().remove("client_id");
+            }),
+        ),
+        (
+            "exp as a string",
+            good_token_with(|c| c["exp"] = json!("tomorrow")),
+        ),
+        ("typ JWT", {
+            let mut h = Header::new(Algorithm::HS256);
+            h.typ = Some("JWT".into());
+            sign(&h, &claims(), KEY)
+        }),
+        ("no typ", {
+            let mut h = Header::new(Algorithm::HS256);
+            h.typ = None;
+            sign(&h, &claims(), KEY)
+        }),
+        ("crit header", {
+            let mut h = at_jwt_header(Algorithm::HS256);
+            h.crit = Some(vec!["exp".into()]);
+            sign(&h, &claims(), KEY)
+        }),
+        ("alg none", {
+            let b64 = |v: Value| {
+                use base64::Engine;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+            };
+            format!(
+                "{}.{}.",
+                b64(json!({"alg": "none", "typ": "at+jwt"})),
+                b64(claims())
+            )
+        }),
+        ("signature stripped", {
+            let token = good_token_with(|_| {});
+            let cut = token.rfind('.').unwrap();
+            token[..=cut].to_owned()
+        }),
+        ("claims altered after signing", {
+            // The signature of one token over the claims of another.
+            let signed = good_token_with(|_| {});
+            let altered = good_token_with(|c| c["client_id"] = json!("admin"));
+            let parts: Vec<&str> = signed.split('.').collect();
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                altered.split('.').nth(1).unwrap(),
+                parts[2]
+            )
+        }),
+    ];
+    for (name, token) in cases {
+        let response = delete_with(&app, Some(&format!("Bearer {token}"))).await;
+        assert_eq!(response.status(), 401, "{name}");
+        let challenge = assert_invalid_token(response).await;
+        assert!(!challenge.contains(&token), "{name}: token echoed");
+    }
+}
+
+#[tokio::test]
+async fn the_challenge_says_why() {
+    let app = spawn_app().await;
+    let expired = good_token_with(|c| c["exp"] = json!(now_seconds() - 3600));
+    let challenge =
+        assert_invalid_token(delete_with(&app, Some(&format!("Bearer {expired}"))).await).await;
+    assert!(challenge.contains("expired"), "{challenge}");
+}
+
+#[tokio::test]
+async fn clock_skew_within_the_leeway_is_tolerated() {
+    let app = spawn_app().await;
+    let now = now_seconds();
+    for token in [
+        good_token_with(|c| c["exp"] = json!(now - 30)),
+        good_token_with(|c| c["nbf"] = json!(now + 30)),
+    ] {
+        let response = delete_with(&app, Some(&format!("Bearer {token}"))).await;
+        problem(response, 404).await;
+    }
+}
+
+#[tokio::test]
+async fn application_at_jwt_typ_is_accepted() {
+    let app = spawn_app().await;
+    let mut h = Header::new(Algorithm::HS256);
+    h.typ = Some("application/at+jwt".into());
+    let token = sign(&h, &claims(), KEY);
+    problem(
+        delete_with(&app, Some(&format!("Bearer {token}"))).await,
+        404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn reads_need_no_token_and_ignore_a_bad_one() {
+    let app = spawn_app().await;
+    for path in ["/players", "/players/squadnumber/10", "/health"] {
+        assert_eq!(app.get(path).await.status(), 200, "{path}");
+        let response = app
+            .http
+            .get(app.url(path))
+            .header("Authorization", "Bearer garbage")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+}
