@@ -65,23 +65,25 @@ pub struct Player {
 pub struct PlayerRequest {
     #[oai(validator(min_length = 1, max_length = 100))]
     pub first_name: String,
-    #[oai(validator(max_length = 100))]
+    #[oai(validator(max_length = 100), skip_serializing_if_is_none)]
     pub middle_name: Option<String>,
     #[oai(validator(min_length = 1, max_length = 100))]
     pub last_name: String,
     /// `YYYY-MM-DD`
+    #[oai(skip_serializing_if_is_none)]
     pub date_of_birth: Option<NaiveDate>,
     #[oai(validator(minimum(value = "1"), maximum(value = "99")))]
     pub squad_number: i64,
     #[oai(validator(min_length = 1, max_length = 100))]
     pub position: String,
-    #[oai(validator(max_length = 100))]
+    #[oai(validator(max_length = 100), skip_serializing_if_is_none)]
     pub abbr_position: Option<String>,
-    #[oai(validator(max_length = 100))]
+    #[oai(validator(max_length = 100), skip_serializing_if_is_none)]
     pub team: Option<String>,
-    #[oai(validator(max_length = 100))]
+    #[oai(validator(max_length = 100), skip_serializing_if_is_none)]
     pub league: Option<String>,
     /// Defaults to `false`.
+    #[oai(skip_serializing_if_is_none)]
     pub starting11: Option<bool>,
 }
 
