@@ -278,7 +278,27 @@ impl TryFrom<RawConfig> for Config {
     type Error = ConfigError;
 
     fn try_from(raw: RawConfig) -> Result<Self, ConfigError> {
-        let key = raw.jwt.key.ok_or_else(|| missing("jwt.key"))?;
+        // Report every missing required setting at once: a release deployment typically
+        // lacks all of them, and one message should say everything to set.
+        let mut missing = Vec::new();
+        let key = raw.jwt.key.filter(|k| !k.expose_secret().is_empty());
+        let issuer = raw.jwt.issuer.filter(|v| !v.is_empty());
+        let audience = raw.jwt.audience.filter(|v| !v.is_empty());
+        for (absent, name) in [
+            (key.is_none(), "jwt.key"),
+            (issuer.is_none(), "jwt.issuer"),
+            (audience.is_none(), "jwt.audience"),
+            (raw.clients.is_empty(), "clients"),
+        ] {
+            if absent {
+                missing.push(name);
+            }
+        }
+        let (Some(key), Some(issuer), Some(audience), true) =
+            (key, issuer, audience, missing.is_empty())
+        else {
+            return Err(missing_settings(&missing));
+        };
         if key.expose_secret().len() < MIN_KEY_BYTES {
             return Err(ConfigError::new(format!(
                 "jwt.key is {} bytes long; HS256 needs a key of at least {MIN_KEY_BYTES} bytes (RFC 7518 §3.2). \
@@ -286,8 +306,6 @@ impl TryFrom<RawConfig> for Config {
                 key.expose_secret().len()
             )));
         }
-        let issuer = non_empty(raw.jwt.issuer, "jwt.issuer")?;
-        let audience = non_empty(raw.jwt.audience, "jwt.audience")?;
         let expires_in_seconds = raw.jwt.expires_in_seconds;
         if !(1..=MAX_TOKEN_LIFETIME_SECONDS).contains(&expires_in_seconds) {
             return Err(ConfigError::new(format!(
@@ -295,12 +313,6 @@ impl TryFrom<RawConfig> for Config {
             )));
         }
 
-        if raw.clients.is_empty() {
-            return Err(ConfigError::new(
-                "no clients are configured: add a [[<profile>.clients]] table to the config file, or set \
-                 APP_CLIENTS='[{client_id=\"...\", client_secret=\"...\"}]'",
-            ));
-        }
         let mut seen = HashSet::new();
         let mut clients = Vec::with_capacity(raw.clients.len());
         for (index, client) in raw.clients.into_iter().enumerate() {
@@ -371,18 +383,17 @@ fn env_var_for(key: &str) -> String {
     )
 }
 
-fn missing(key: &str) -> ConfigError {
-    ConfigError::new(format!(
-        "{key} is not set: set it in the config file or in the {} environment variable",
-        env_var_for(key)
-    ))
-}
-
-fn non_empty(value: Option<String>, key: &str) -> Result<String, ConfigError> {
-    match value {
-        Some(v) if !v.is_empty() => Ok(v),
-        _ => Err(missing(key)),
+fn missing_settings(keys: &[&str]) -> ConfigError {
+    let variables: Vec<String> = keys.iter().map(|k| env_var_for(k)).collect();
+    let mut message = format!(
+        "required settings are not set: {}. Set them in the config file or in the environment: {}",
+        keys.join(", "),
+        variables.join(", ")
+    );
+    if keys.contains(&"clients") {
+        message.push_str(" (e.g. APP_CLIENTS='[{client_id=\"...\", client_secret=\"...\"}]')");
     }
+    ConfigError::new(message)
 }
 
 /// Refuses a key the server does not know in any profile of the file, not only the one

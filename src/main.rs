@@ -1,6 +1,6 @@
 //! The `players-api` binary: `serve` (the default) or `openapi`.
 
-use std::process::ExitCode;
+use std::{io::IsTerminal, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use players_api::{Config, build, openapi};
@@ -41,6 +41,7 @@ async fn serve() -> ExitCode {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
 
     let (config, origin) = match Config::load() {
