@@ -128,6 +128,13 @@ impl AllowedMethods {
         Self { paths }
     }
 
+    /// Adds a path outside the document that answers only GET (and so HEAD).
+    pub fn with_read_only(mut self, path: &str) -> Self {
+        let segments = path.split('/').map(|s| Some(s.to_owned())).collect();
+        self.paths.push((segments, "GET, HEAD".to_owned()));
+        self
+    }
+
     /// The `Allow` value for a request path, if a documented path matches it.
     pub fn for_path(&self, path: &str) -> Option<String> {
         let segments: Vec<&str> = path.split('/').collect();

@@ -9,6 +9,7 @@ use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 use poem::{
     Endpoint, EndpointExt, Route, Server,
     endpoint::make_sync,
+    get,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     middleware::{CatchPanic, Tracing},
     web::Html,
@@ -87,7 +88,11 @@ fn routes(config: &Config, store: PlayerStore) -> poem::endpoint::BoxEndpoint<'s
     let service = openapi::service();
     let document = openapi::document(&service);
     let swagger = openapi::swagger_page(&service, &document);
-    let allowed = Arc::new(AllowedMethods::from_document(&document));
+    let allowed = Arc::new(
+        AllowedMethods::from_document(&document)
+            .with_read_only("/openapi.json")
+            .with_read_only("/swagger"),
+    );
 
     let spec_json = make_sync(move |_| {
         poem::Response::builder()
@@ -98,8 +103,8 @@ fn routes(config: &Config, store: PlayerStore) -> poem::endpoint::BoxEndpoint<'s
 
     Route::new()
         .nest("/", service)
-        .at("/openapi.json", spec_json)
-        .at("/swagger", swagger_ui)
+        .at("/openapi.json", get(spec_json))
+        .at("/swagger", get(swagger_ui))
         .data(store)
         .data(auth.clients)
         .data(auth.issuer)

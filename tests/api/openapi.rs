@@ -46,6 +46,22 @@ async fn swagger_ui_embeds_the_served_spec() {
     );
 }
 
+#[tokio::test]
+async fn the_spec_and_the_ui_answer_only_get() {
+    let app = spawn_app().await;
+    for path in ["/openapi.json", "/swagger"] {
+        let response = app.http.post(app.url(path)).send().await.unwrap();
+        assert_eq!(
+            header(response.headers(), "allow"),
+            Some("GET, HEAD"),
+            "{path}"
+        );
+        problem(response, 405).await;
+        let response = app.http.head(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+}
+
 fn spec() -> Value {
     serde_json::from_str(COMMITTED).unwrap()
 }
