@@ -104,6 +104,28 @@ impl TestApp {
         self.http.get(self.url(path)).send().await.expect("GET")
     }
 
+    /// A token request with an `Authorization` header (usually Basic) and a form body.
+    pub async fn post_token_with(&self, authorization: &str, form: &[(&str, &str)]) -> Response {
+        self.http
+            .post(self.token_url())
+            .header("Authorization", authorization)
+            .form(form)
+            .send()
+            .await
+            .expect("POST /auth/token")
+    }
+
+    /// `POST /players` with a Bearer token and a JSON body.
+    pub async fn create_player(&self, token: &str, body: &Value) -> Response {
+        self.http
+            .post(self.url("/players"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("POST /players")
+    }
+
     pub async fn post_token_form(&self, form: &[(&str, &str)]) -> Response {
         self.http
             .post(self.token_url())

@@ -184,14 +184,7 @@ async fn required_fields_in_the_spec_are_required_by_the_server() {
     for field in &required {
         let mut body = player_body(60);
         body.as_object_mut().unwrap().remove(field);
-        let response = app
-            .http
-            .post(app.url("/players"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.create_player(&token, &body).await;
         let problem = problem(response, 422).await;
         assert_eq!(problem["errors"][0]["pointer"], format!("/{field}"));
     }

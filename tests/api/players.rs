@@ -71,14 +71,7 @@ async fn create_returns_201_with_location_and_the_player() {
     let mut body = player_body(27);
     body["id"] = json!("11111111-1111-1111-1111-111111111111");
     body["nickname"] = json!("ignored");
-    let response = app
-        .http
-        .post(app.url("/players"))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = app.create_player(&token, &body).await;
     assert_eq!(response.status(), 201);
     let location = header(response.headers(), "location").unwrap().to_owned();
     let created: Value = response.json().await.unwrap();
@@ -123,14 +116,7 @@ async fn create_with_only_the_required_fields() {
 async fn create_with_a_taken_squad_number_is_409() {
     let app = spawn_app().await;
     let token = app.token().await;
-    let response = app
-        .http
-        .post(app.url("/players"))
-        .bearer_auth(&token)
-        .json(&player_body(10))
-        .send()
-        .await
-        .unwrap();
+    let response = app.create_player(&token, &player_body(10)).await;
     problem(response, 409).await;
 }
 
@@ -167,14 +153,7 @@ async fn invalid_bodies_are_422_naming_each_field() {
         (json!("text"), vec![""]),
     ];
     for (body, pointers) in cases {
-        let response = app
-            .http
-            .post(app.url("/players"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.create_player(&token, &body).await;
         let problem = problem(response, 422).await;
         let got: Vec<&str> = problem["errors"]
             .as_array()
@@ -228,14 +207,7 @@ async fn an_oversized_body_is_413() {
     let token = app.token().await;
     let mut body = player_body(32);
     body["pad"] = json!("x".repeat(70 * 1024));
-    let response = app
-        .http
-        .post(app.url("/players"))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = app.create_player(&token, &body).await;
     problem(response, 413).await;
 }
 
@@ -356,14 +328,7 @@ async fn seeding_happens_once_and_writes_survive_a_restart() {
             .await
             .unwrap();
         assert_eq!(response.status(), 204);
-        let response = app
-            .http
-            .post(app.url("/players"))
-            .bearer_auth(&token)
-            .json(&player_body(40))
-            .send()
-            .await
-            .unwrap();
+        let response = app.create_player(&token, &player_body(40)).await;
         assert_eq!(response.status(), 201);
     }
     let app = spawn_app_on(&db).await;

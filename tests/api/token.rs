@@ -131,13 +131,11 @@ async fn basic_with_raw_credentials_is_accepted_as_swagger_ui_sends_them() {
         (PLUS_CLIENT_ID, PLUS_CLIENT_SECRET),
     ] {
         let response = app
-            .http
-            .post(app.token_url())
-            .header("Authorization", basic(id, secret))
-            .form(&[("grant_type", "client_credentials"), ("scope", "")])
-            .send()
-            .await
-            .unwrap();
+            .post_token_with(
+                &basic(id, secret),
+                &[("grant_type", "client_credentials"), ("scope", "")],
+            )
+            .await;
         assert_eq!(response.status(), 200, "{id}");
     }
 }
@@ -147,13 +145,8 @@ async fn basic_scheme_name_is_case_insensitive() {
     let app = spawn_app().await;
     let value = basic(CLIENT_ID, CLIENT_SECRET).replace("Basic", "bAsIc");
     let response = app
-        .http
-        .post(app.token_url())
-        .header("Authorization", value)
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+        .post_token_with(&value, &[("grant_type", "client_credentials")])
+        .await;
     assert_eq!(response.status(), 200);
 }
 
@@ -197,16 +190,14 @@ async fn oauth2_crate_gets_tokens_by_basic_and_by_post() {
 async fn basic_with_a_matching_body_client_id_is_fine() {
     let app = spawn_app().await;
     let response = app
-        .http
-        .post(app.token_url())
-        .header("Authorization", basic(CLIENT_ID, CLIENT_SECRET))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", CLIENT_ID),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_token_with(
+            &basic(CLIENT_ID, CLIENT_SECRET),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT_ID),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), 200);
 }
 
@@ -214,16 +205,14 @@ async fn basic_with_a_matching_body_client_id_is_fine() {
 async fn basic_with_another_body_client_id_is_invalid_request() {
     let app = spawn_app().await;
     let response = app
-        .http
-        .post(app.token_url())
-        .header("Authorization", basic(CLIENT_ID, CLIENT_SECRET))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", PLUS_CLIENT_ID),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_token_with(
+            &basic(CLIENT_ID, CLIENT_SECRET),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", PLUS_CLIENT_ID),
+            ],
+        )
+        .await;
     oauth_error(response, 400, "invalid_request").await;
 }
 
@@ -231,17 +220,15 @@ async fn basic_with_another_body_client_id_is_invalid_request() {
 async fn basic_plus_body_secret_is_invalid_request() {
     let app = spawn_app().await;
     let response = app
-        .http
-        .post(app.token_url())
-        .header("Authorization", basic(CLIENT_ID, CLIENT_SECRET))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", CLIENT_ID),
-            ("client_secret", CLIENT_SECRET),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_token_with(
+            &basic(CLIENT_ID, CLIENT_SECRET),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+            ],
+        )
+        .await;
     oauth_error(response, 400, "invalid_request").await;
 }
 
