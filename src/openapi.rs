@@ -64,6 +64,9 @@ fn finish(mut doc: Value) -> Value {
     {
         root.remove("servers");
     }
+    // poem-openapi names chrono's `NaiveDate` format `naive-date`; OpenAPI's name for a
+    // full-date (RFC 3339) is `date`, which validators and generators check.
+    rename_format(&mut doc, "naive-date", "date");
     // Scope lists belong only to oauth2 requirements (OpenAPI 3.0 §4.8.30); poem-openapi
     // writes an operation's scopes onto every scheme it lists.
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
@@ -83,6 +86,19 @@ fn finish(mut doc: Value) -> Value {
         }
     }
     doc
+}
+
+fn rename_format(value: &mut Value, from: &str, to: &str) {
+    match value {
+        Value::Object(map) => {
+            if map.get("format").and_then(Value::as_str) == Some(from) {
+                map.insert("format".to_owned(), Value::String(to.to_owned()));
+            }
+            map.values_mut().for_each(|v| rename_format(v, from, to));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rename_format(v, from, to)),
+        _ => {}
+    }
 }
 
 /// The Swagger UI page, embedding the finished document rather than the raw one.

@@ -29,7 +29,8 @@ pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 /// A client-credentials token request (RFC 6749 §4.4.2), as a form or as JSON.
 #[derive(Debug, Object)]
 pub struct TokenRequest {
-    /// Must be `client_credentials`; any other value is answered `unsupported_grant_type`.
+    // No doc comment here: poem-openapi would wrap the reference in an `allOf` to carry
+    // it, which SDK generators (openapi-python-client) cannot take. `GrantType` says it.
     pub grant_type: GrantType,
     /// The client id, when the client does not authenticate with HTTP Basic.
     pub client_id: Option<String>,
@@ -40,7 +41,8 @@ pub struct TokenRequest {
     pub scope: Option<String>,
 }
 
-/// The grant type. Only `client_credentials` is supported.
+/// The grant type: must be `client_credentials`; any other value is answered
+/// `unsupported_grant_type`.
 #[derive(Debug, Enum)]
 pub enum GrantType {
     #[oai(rename = "client_credentials")]
