@@ -18,11 +18,14 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use argon2::password_hash::{PasswordHash, PasswordHashString};
 use figment::{
     Figment, Profile, Provider,
     providers::{Env, Format, Serialized, Toml},
 };
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::auth::scopes::Scope;
 use serde::{Deserialize, Serialize};
 
 /// The environment variable that names the configuration file.
@@ -53,6 +56,7 @@ const KNOWN_ENV_KEYS: &[&str] = &[
     "jwt.audience",
     "jwt.expires_in_seconds",
     "clients",
+    "public_url",
 ];
 
 /// The profile used when `APP_PROFILE` is not set: `debug` for debug builds, `release`
@@ -96,6 +100,8 @@ pub struct RawConfig {
     #[serde(default = "default_database_url")]
     pub database_url: String,
     #[serde(default)]
+    pub public_url: Option<String>,
+    #[serde(default)]
     pub jwt: RawJwt,
     #[serde(default)]
     pub clients: Vec<RawClient>,
@@ -121,6 +127,8 @@ pub struct RawClient {
     pub client_id: String,
     #[serde(default, serialize_with = "serialize_masked")]
     pub client_secret: Option<SecretString>,
+    #[serde(default)]
+    pub client_secret_hash: Option<String>,
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
 }
@@ -157,6 +165,8 @@ pub struct Config {
     pub address: IpAddr,
     pub port: u16,
     pub database_url: String,
+    /// The base URL clients use (no trailing slash); `None` means `http://{bound address}`.
+    pub public_url: Option<String>,
     pub jwt: JwtConfig,
     pub clients: Vec<ClientConfig>,
 }
@@ -174,8 +184,19 @@ pub struct JwtConfig {
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub client_id: String,
-    pub client_secret: SecretString,
-    pub scopes: Vec<String>,
+    pub secret: ClientSecret,
+    /// The scopes the client may be granted, in configuration order, without repeats.
+    pub scopes: Vec<Scope>,
+}
+
+/// How a client's secret is kept in the configuration.
+#[derive(Debug, Clone)]
+pub enum ClientSecret {
+    /// The secret itself (`client_secret`).
+    Plain(SecretString),
+    /// An Argon2id hash of it in PHC string format (`client_secret_hash`): a file holding
+    /// only hashes gives no secret away.
+    Argon2id(PasswordHashString),
 }
 
 /// Where the configuration came from, for the start-up log.
@@ -259,17 +280,24 @@ impl Config {
             "address": self.address,
             "port": self.port,
             "database_url": self.database_url,
+            "public_url": self.public_url,
             "jwt": {
                 "key": "********",
                 "issuer": self.jwt.issuer,
                 "audience": self.jwt.audience,
                 "expires_in_seconds": self.jwt.expires_in_seconds,
             },
-            "clients": self.clients.iter().map(|c| serde_json::json!({
-                "client_id": c.client_id,
-                "client_secret": "********",
-                "scopes": c.scopes,
-            })).collect::<Vec<_>>(),
+            "clients": self.clients.iter().map(|c| {
+                let (field, shown) = match &c.secret {
+                    ClientSecret::Plain(_) => ("client_secret", "********".to_owned()),
+                    ClientSecret::Argon2id(hash) => ("client_secret_hash", hash.to_string()),
+                };
+                serde_json::json!({
+                    "client_id": c.client_id,
+                    field: shown,
+                    "scopes": c.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                })
+            }).collect::<Vec<_>>(),
         })
     }
 }
@@ -327,33 +355,57 @@ impl TryFrom<RawConfig> for Config {
                     client.client_id
                 )));
             }
-            let secret = match client.client_secret {
-                Some(secret) if !secret.expose_secret().is_empty() => secret,
+            let id = &client.client_id;
+            let secret = match (client.client_secret, client.client_secret_hash) {
+                (Some(secret), None) if !secret.expose_secret().is_empty() => ClientSecret::Plain(secret),
+                (None, Some(hash)) => ClientSecret::Argon2id(parse_argon2id(&hash).ok_or_else(|| {
+                    ConfigError::new(format!(
+                        "client \"{id}\": client_secret_hash is not an Argon2id hash in PHC string format \
+                         ($argon2id$v=19$m=...,t=...,p=...$salt$hash)"
+                    ))
+                })?),
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError::new(format!(
+                        "client \"{id}\" has both client_secret and client_secret_hash: give one"
+                    )));
+                }
                 _ => {
                     return Err(ConfigError::new(format!(
-                        "client \"{}\" has no client_secret",
-                        client.client_id
+                        "client \"{id}\" has neither client_secret nor client_secret_hash: give one"
                     )));
                 }
             };
-            if client.scopes.is_empty() || client.scopes.iter().any(|s| !is_scope_token(s)) {
+            let mut scopes = Vec::with_capacity(client.scopes.len());
+            for name in &client.scopes {
+                let scope = Scope::parse(name).ok_or_else(|| {
+                    ConfigError::new(format!(
+                        "client \"{id}\" has the unknown scope \"{name}\"; known scopes: {}",
+                        Scope::ALL.map(Scope::as_str).join(", ")
+                    ))
+                })?;
+                if !scopes.contains(&scope) {
+                    scopes.push(scope);
+                }
+            }
+            if scopes.is_empty() {
                 return Err(ConfigError::new(format!(
-                    "client \"{}\" has an invalid scopes list: give one or more scope names \
-                     without spaces or quotes (RFC 6749 §3.3)",
-                    client.client_id
+                    "client \"{id}\" has an empty scopes list: give at least one scope"
                 )));
             }
             clients.push(ClientConfig {
                 client_id: client.client_id,
-                client_secret: secret,
-                scopes: client.scopes,
+                secret,
+                scopes,
             });
         }
+
+        let public_url = raw.public_url.map(|u| parse_public_url(&u)).transpose()?;
 
         Ok(Config {
             address: raw.address,
             port: raw.port,
             database_url: raw.database_url,
+            public_url,
             jwt: JwtConfig {
                 key,
                 issuer,
@@ -365,11 +417,27 @@ impl TryFrom<RawConfig> for Config {
     }
 }
 
-/// A scope token per RFC 6749 §3.3: `1*( %x21 / %x23-5B / %x5D-7E )`.
-pub fn is_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+/// An Argon2id PHC string, or `None`.
+fn parse_argon2id(phc: &str) -> Option<PasswordHashString> {
+    let hash = PasswordHash::new(phc).ok()?;
+    (hash.algorithm == argon2::Algorithm::Argon2id.ident() && hash.hash.is_some())
+        .then(|| hash.serialize())
+}
+
+/// An absolute http(s) URL without query or fragment, returned without a trailing slash.
+fn parse_public_url(value: &str) -> Result<String, ConfigError> {
+    let url = url::Url::parse(value).ok().filter(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && u.host().is_some()
+            && u.query().is_none()
+            && u.fragment().is_none()
+    });
+    match url {
+        Some(_) => Ok(value.trim_end_matches('/').to_owned()),
+        None => Err(ConfigError::new(
+            "public_url must be an absolute http or https URL without query or fragment, e.g. https://players.example.com",
+        )),
+    }
 }
 
 fn is_known_env_key(key: &str) -> bool {
@@ -433,6 +501,7 @@ impl RawConfig {
             address: default_address(),
             port: default_port(),
             database_url: default_database_url(),
+            public_url: None,
             jwt: RawJwt::default(),
             clients: Vec::new(),
         }
@@ -467,7 +536,7 @@ mod tests {
         assert_eq!(config.address, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_eq!(config.database_url, "sqlite://players.db");
         assert_eq!(config.jwt.expires_in_seconds, 3600);
-        assert_eq!(config.clients[0].scopes, vec!["api:write".to_owned()]);
+        assert_eq!(config.clients[0].scopes, vec![Scope::ApiWrite]);
     }
 
     #[test]
@@ -542,11 +611,80 @@ mod tests {
     }
 
     #[test]
-    fn scope_tokens_follow_rfc_6749() {
-        assert!(is_scope_token("api:write"));
-        assert!(!is_scope_token("a b"));
-        assert!(!is_scope_token("a\"b"));
-        assert!(!is_scope_token(""));
+    fn client_secret_rules_name_the_client() {
+        let both = VALID.replace(
+            "client_secret = \"secret\"",
+            "client_secret = \"secret\"\nclient_secret_hash = \"x\"",
+        );
+        let err = Config::from_toml_str(&both, "debug")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("client \"one\" has both"), "{err}");
+        let neither = VALID.replace("client_secret = \"secret\"", "");
+        let err = Config::from_toml_str(&neither, "debug")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("client \"one\" has neither"), "{err}");
+        let bad_hash = VALID.replace(
+            "client_secret = \"secret\"",
+            "client_secret_hash = \"$2b$12$notargon\"",
+        );
+        let err = Config::from_toml_str(&bad_hash, "debug")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("client \"one\": client_secret_hash is not an Argon2id"),
+            "{err}"
+        );
+        let empty_id = VALID.replace("client_id = \"one\"", "client_id = \"\"");
+        let err = Config::from_toml_str(&empty_id, "debug")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("client_id is empty"), "{err}");
+    }
+
+    #[test]
+    fn unknown_scope_is_refused_naming_the_client() {
+        let toml = format!("{VALID}scopes = [\"api:write\", \"admin\"]\n");
+        let err = Config::from_toml_str(&toml, "debug")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("client \"one\" has the unknown scope \"admin\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_argon2id_hash_is_accepted() {
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$3X1e9ZkCQk2v1kXr8F4yMB6wXbWq1T+3JvYfS1kVnAU";
+        let toml = VALID.replace(
+            "client_secret = \"secret\"",
+            &format!("client_secret_hash = \"{hash}\""),
+        );
+        let config = Config::from_toml_str(&toml, "debug").unwrap();
+        assert!(matches!(
+            config.clients[0].secret,
+            ClientSecret::Argon2id(_)
+        ));
+    }
+
+    #[test]
+    fn public_url_must_be_an_http_url() {
+        let toml = VALID.replace(
+            "port = 9100",
+            "port = 9100\npublic_url = \"https://players.example.com/\"",
+        );
+        let config = Config::from_toml_str(&toml, "debug").unwrap();
+        assert_eq!(
+            config.public_url.as_deref(),
+            Some("https://players.example.com")
+        );
+        let toml = VALID.replace(
+            "port = 9100",
+            "port = 9100\npublic_url = \"players.example.com\"",
+        );
+        assert!(Config::from_toml_str(&toml, "debug").is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! | [`Error::OAuth`] | 400, 401 or 413 | RFC 6749 §5.2 `{"error","error_description"}`, `Cache-Control: no-store` |
 //! | [`Error::MissingToken`] | 401 | problem+json, `WWW-Authenticate: Bearer realm="players"` (RFC 6750 §3.1: no error code) |
 //! | [`Error::InvalidToken`] | 401 | problem+json with `error`, challenge with `error="invalid_token"` |
+//! | [`Error::InsufficientScope`] | 403 | problem+json with `error`, challenge with `error="insufficient_scope"` and `scope` |
 //! | everything else | 4xx/5xx | `application/problem+json` (RFC 9457) |
 //!
 //! Library errors (poem's router, poem-openapi's parameter parsing) are mapped here too by
@@ -75,6 +76,9 @@ pub enum Error {
     /// The Bearer token was not accepted; the text says why.
     #[error("invalid token: {0}")]
     InvalidToken(&'static str),
+    /// A valid token without a scope the operation needs; holds the scopes that would do.
+    #[error("insufficient scope")]
+    InsufficientScope(&'static str),
     #[error("bad request: {0}")]
     BadRequest(&'static str),
     #[error("not found: {0}")]
@@ -179,6 +183,7 @@ impl ResponseError for Error {
         match self {
             Error::OAuth { status, .. } => *status,
             Error::MissingToken | Error::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Error::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -232,6 +237,20 @@ impl ResponseError for Error {
                 let mut response = problem_response(status, &body);
                 let challenge = format!(
                     "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""
+                );
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, value);
+                }
+                response
+            }
+            Error::InsufficientScope(scope) => {
+                let mut body = problem(status, "The access token does not allow this operation");
+                body.error = Some("insufficient_scope".to_owned());
+                let mut response = problem_response(status, &body);
+                let challenge = format!(
+                    "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\""
                 );
                 if let Ok(value) = HeaderValue::from_str(&challenge) {
                     response

@@ -3,7 +3,11 @@
 use std::{io::IsTerminal, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use players_api::{Config, build, openapi};
+use players_api::{
+    Config,
+    auth::{clients, scopes::Scope},
+    build, openapi,
+};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -22,6 +26,18 @@ enum Command {
     Serve,
     /// Print the OpenAPI document (the text of openapi/openapi.json) and exit.
     Openapi,
+    /// Create a client: print a new random secret (once) and the config entry holding
+    /// only its Argon2id hash.
+    CreateClient {
+        /// The new client's id.
+        client_id: String,
+        /// Scopes the client may be granted, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "api:write")]
+        scopes: Vec<String>,
+        /// The profile table the entry goes in.
+        #[arg(long, default_value = "default")]
+        profile: String,
+    },
 }
 
 #[tokio::main]
@@ -33,6 +49,46 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve => serve().await,
+        Command::CreateClient {
+            client_id,
+            scopes,
+            profile,
+        } => create_client(&client_id, &scopes, &profile),
+    }
+}
+
+fn create_client(client_id: &str, scope_names: &[String], profile: &str) -> ExitCode {
+    let mut scopes = Vec::new();
+    for name in scope_names {
+        match Scope::parse(name) {
+            Some(scope) => scopes.push(scope),
+            None => {
+                let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+                eprintln!(
+                    "unknown scope \"{name}\"; known scopes: {}",
+                    known.join(", ")
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    match clients::create_client(client_id, &scopes, profile) {
+        Ok(new) => {
+            // The secret is a TOML comment so the whole output still parses, but it must
+            // not stay in a config file: the entry below holds only its hash.
+            println!(
+                "# New client \"{client_id}\". Its secret is shown only this once and is stored nowhere:"
+            );
+            println!("# give it to the client now, and do not keep this comment in a config file.");
+            println!("# client_secret = \"{}\"", new.secret);
+            println!();
+            print!("{}", new.toml);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -9,7 +9,15 @@
 use poem_openapi::{OpenApiService, Tags};
 use serde_json::Value;
 
-use crate::{auth::TokenApi, health::HealthApi, players::PlayersApi};
+use crate::{
+    auth::{
+        TokenApi,
+        bearer::{BEARER_SCHEME, OAUTH2_SCHEME},
+        discovery::DiscoveryApi,
+    },
+    health::HealthApi,
+    players::PlayersApi,
+};
 
 #[derive(Tags)]
 pub enum ApiTag {
@@ -21,12 +29,12 @@ pub enum ApiTag {
     Health,
 }
 
-pub type Apis = (PlayersApi, TokenApi, HealthApi);
+pub type Apis = (PlayersApi, TokenApi, DiscoveryApi, HealthApi);
 
 /// The poem-openapi service: the routes and the raw document.
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (PlayersApi, TokenApi, HealthApi),
+        (PlayersApi, TokenApi, DiscoveryApi, HealthApi),
         "Players API",
         env!("CARGO_PKG_VERSION"),
     )
@@ -68,7 +76,9 @@ fn finish(mut doc: Value) -> Value {
     // full-date (RFC 3339) is `date`, which validators and generators check.
     rename_format(&mut doc, "naive-date", "date");
     // Scope lists belong only to oauth2 requirements (OpenAPI 3.0 §4.8.30); poem-openapi
-    // writes an operation's scopes onto every scheme it lists.
+    // writes an operation's scopes onto every scheme it lists. And a requirement's scope
+    // list means *all* of them, while a write takes its narrow scope *or* `api:write`: so
+    // each oauth2 scope becomes an alternative requirement of its own.
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for operation in paths
             .values_mut()
@@ -77,15 +87,29 @@ fn finish(mut doc: Value) -> Value {
         {
             if let Some(requirements) = operation.get_mut("security").and_then(Value::as_array_mut)
             {
-                for requirement in requirements.iter_mut().filter_map(Value::as_object_mut) {
-                    if let Some(scopes) = requirement.get_mut(crate::auth::bearer::BEARER_SCHEME) {
-                        *scopes = Value::Array(Vec::new());
-                    }
-                }
+                *requirements = requirements.drain(..).flat_map(split_requirement).collect();
             }
         }
     }
     doc
+}
+
+/// `{bearerAuth: [..]}` → `{bearerAuth: []}`; `{oauth2: [a, b]}` → `{oauth2: [a]}`,
+/// `{oauth2: [b]}`; anything else unchanged.
+fn split_requirement(requirement: Value) -> Vec<Value> {
+    let Some(object) = requirement.as_object() else {
+        return vec![requirement];
+    };
+    if object.contains_key(BEARER_SCHEME) {
+        return vec![serde_json::json!({ BEARER_SCHEME: [] })];
+    }
+    match object.get(OAUTH2_SCHEME).and_then(Value::as_array) {
+        Some(scopes) if scopes.len() > 1 => scopes
+            .iter()
+            .map(|scope| serde_json::json!({ OAUTH2_SCHEME: [scope] }))
+            .collect(),
+        _ => vec![requirement],
+    }
 }
 
 fn rename_format(value: &mut Value, from: &str, to: &str) {

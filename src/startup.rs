@@ -16,7 +16,7 @@ use poem::{
 };
 
 use crate::{
-    auth::Auth,
+    auth::{Auth, discovery::ServerMetadata},
     config::Config,
     error::{self, Error},
     openapi::{self, AllowedMethods},
@@ -73,7 +73,11 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
                 },
             })?;
 
-    let app = routes(&config, store.clone());
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local_addr}"));
+    let app = routes(&config, &public_url, store.clone());
     Ok(Application {
         acceptor,
         local_addr,
@@ -83,8 +87,13 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
 }
 
 /// The routes, with the auth state, the store and the error mapping attached.
-fn routes(config: &Config, store: PlayerStore) -> poem::endpoint::BoxEndpoint<'static> {
+fn routes(
+    config: &Config,
+    public_url: &str,
+    store: PlayerStore,
+) -> poem::endpoint::BoxEndpoint<'static> {
     let auth = Auth::new(config);
+    let metadata = Arc::new(ServerMetadata::new(&config.jwt.issuer, public_url));
     let service = openapi::service();
     let document = openapi::document(&service);
     let swagger = openapi::swagger_page(&service, &document);
@@ -109,6 +118,7 @@ fn routes(config: &Config, store: PlayerStore) -> poem::endpoint::BoxEndpoint<'s
         .data(auth.clients)
         .data(auth.issuer)
         .data(auth.validator)
+        .data(metadata)
         .around(move |endpoint, request| {
             let allowed = allowed.clone();
             async move {

@@ -6,18 +6,21 @@
 //! verifies the token once, whichever scheme the client thinks it used; poem-openapi's
 //! derived scheme enums would try (and verify) once per scheme.
 
-use std::sync::Arc;
+use std::{marker::PhantomData, sync::Arc};
 
 use jsonwebtoken::{DecodingKey, Validation, errors::ErrorKind};
 use poem::{Request, RequestBody, http::header};
 use poem_openapi::{
-    ApiExtractor, ApiExtractorType, ExtractParamOptions,
-    registry::{MetaOAuthFlow, MetaOAuthFlows, MetaOAuthScope, MetaSecurityScheme, Registry},
+    ApiExtractor, ApiExtractorType, ExtractParamOptions, OAuthScopes,
+    registry::{MetaOAuthFlow, MetaOAuthFlows, MetaSecurityScheme, Registry},
 };
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::token::{ALGORITHM, TOKEN_TYPE};
+use super::{
+    scopes::{self, Scope, WriteScope},
+    token::{ALGORITHM, TOKEN_TYPE},
+};
 use crate::{config::JwtConfig, error::Error};
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
@@ -118,12 +121,14 @@ fn bearer_token(request: &Request) -> Option<&str> {
         .then(|| token.trim_matches(' '))
 }
 
-/// Proof that the request carried a valid access token. Taking it as the first argument
-/// of an operation protects the operation: it runs before the body is read, so a request
-/// with no token and a bad body is answered 401.
-pub struct BearerAuth(pub Principal);
+/// Proof that the request carried a valid access token allowing the write `S` (its narrow
+/// scope or `api:write`). Taking it as the first argument of an operation protects the
+/// operation: it runs before the body is read, so a request with no token and a bad body
+/// is answered 401. The scopes in the spec come from the parameter's `#[oai(scope)]`
+/// attributes; a test checks that they match what is enforced here.
+pub struct BearerAuth<S: WriteScope>(pub Principal, PhantomData<S>);
 
-impl<'a> ApiExtractor<'a> for BearerAuth {
+impl<'a, S: WriteScope> ApiExtractor<'a> for BearerAuth<S> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
 
     type ParamType = ();
@@ -159,10 +164,7 @@ impl<'a> ApiExtractor<'a> for BearerAuth {
                         authorization_url: None,
                         token_url: Some(TOKEN_URL),
                         refresh_url: None,
-                        scopes: vec![MetaOAuthScope {
-                            name: crate::config::DEFAULT_SCOPE,
-                            description: Some("Create, update and delete players"),
-                        }],
+                        scopes: <Scope as OAuthScopes>::meta(),
                     }),
                     authorization_code: None,
                 }),
@@ -187,6 +189,10 @@ impl<'a> ApiExtractor<'a> for BearerAuth {
         let validator = request.data::<Arc<TokenValidator>>().ok_or_else(|| {
             Error::internal("token validator missing", "not registered as route data")
         })?;
-        Ok(BearerAuth(validator.validate(token)?))
+        let principal = validator.validate(token)?;
+        if !scopes::allows::<S>(&principal.scope) {
+            return Err(Error::InsufficientScope(S::CHALLENGE).into());
+        }
+        Ok(BearerAuth(principal, PhantomData))
     }
 }

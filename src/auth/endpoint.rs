@@ -15,7 +15,7 @@ use poem_openapi::{
     types::Type,
 };
 
-use super::{ClientRegistry, TokenIssuer};
+use super::{ClientRegistry, TokenIssuer, clients::Refusal, scopes::Scope};
 use crate::{
     error::{Error, OAuthCode, OAuthErrorBody},
     openapi::ApiTag,
@@ -274,18 +274,42 @@ fn form_decode(value: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
+/// The `tracing` target of audit events: one per token issued and per failed client
+/// authentication, with the client id, scopes, `jti`, outcome, reason and source address;
+/// never a secret or a token. Values are logged quoted and escaped (`Debug`), so a client
+/// id holding a newline cannot forge a log line.
+pub const AUDIT: &str = "audit";
+
+fn audit_refusal(client_id: &str, reason: &str, source: &str) {
+    tracing::warn!(
+        target: AUDIT,
+        event = "client_authentication_failed",
+        outcome = "refused",
+        reason,
+        client_id,
+        source,
+    );
+}
+
 /// Every scope in `requested` if the client may have them all; all of the client's scopes
 /// when nothing is requested.
-fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<String, Error> {
+fn grant_scope(allowed: &[Scope], requested: Option<&str>) -> Result<String, Error> {
     // `str::is_empty` by name: poem-openapi's `Type` trait, in scope here, has an
     // `is_empty` of its own that method resolution would pick for `&&str`.
     let requested: Vec<&str> = requested
         .map(|s| s.split(' ').filter(|s| !str::is_empty(s)).collect())
         .unwrap_or_default();
     if requested.is_empty() {
-        return Ok(allowed.join(" "));
+        return Ok(allowed
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" "));
     }
-    if requested.iter().any(|r| !allowed.iter().any(|a| a == r)) {
+    if requested
+        .iter()
+        .any(|r| !allowed.iter().any(|a| a.as_str() == *r))
+    {
         return Err(Error::oauth(
             OAuthCode::InvalidScope,
             "The requested scope is not allowed for this client",
@@ -294,8 +318,8 @@ fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<String, Er
     // Keep the configuration's order and drop duplicates.
     Ok(allowed
         .iter()
-        .filter(|a| requested.contains(&a.as_str()))
-        .map(String::as_str)
+        .map(|a| a.as_str())
+        .filter(|a| requested.contains(a))
         .collect::<Vec<_>>()
         .join(" "))
 }
@@ -342,43 +366,68 @@ impl TokenApi {
             }
         }
 
-        let client = match basic {
+        let source = request
+            .remote_addr()
+            .as_socket_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let (attempted_id, outcome) = match basic {
             Some(credentials) => {
-                let raw = credentials?;
-                let decoded = form_decode(&raw.id).zip(form_decode(&raw.secret));
+                let raw = match credentials {
+                    Ok(raw) => raw,
+                    Err(e) => {
+                        audit_refusal("-", "malformed_basic", &source);
+                        return Err(e);
+                    }
+                };
                 // RFC 6749 §2.3.1 form-encodes id and secret; Swagger UI and several
                 // libraries do not. Try the decoded form, then the raw one.
-                let candidates = decoded
-                    .as_ref()
-                    .map(|(id, secret)| (id.as_str(), secret.as_str()))
-                    .into_iter()
-                    .chain(std::iter::once((raw.id.as_str(), raw.secret.as_str())));
-                let client = clients.authenticate_any(candidates);
-                if let (Some(client), Some(body_id)) = (client, params.client_id.as_deref())
+                let decoded = form_decode(&raw.id).zip(form_decode(&raw.secret));
+                let mut candidates = Vec::with_capacity(2);
+                if let Some((id, secret)) = &decoded {
+                    candidates.push((id.as_str(), secret.as_str()));
+                }
+                candidates.push((raw.id.as_str(), raw.secret.as_str()));
+                let outcome = clients.authenticate(&candidates).await;
+                if let (Ok(client), Some(body_id)) = (&outcome, params.client_id.as_deref())
                     && body_id != client.id
                 {
                     return Err(invalid_request(
                         "The client_id in the body differs from the authenticated client",
                     ));
                 }
-                client
+                (raw.id.clone(), outcome.map_err(Refusal::as_str))
             }
             None => match (params.client_id.as_deref(), params.client_secret.as_deref()) {
-                (Some(id), Some(secret)) => clients.authenticate(id, secret),
-                _ => None,
+                (Some(id), Some(secret)) => (
+                    id.to_owned(),
+                    clients
+                        .authenticate(&[(id, secret)])
+                        .await
+                        .map_err(Refusal::as_str),
+                ),
+                (id, _) => (id.unwrap_or("-").to_owned(), Err("no_credentials")),
             },
         };
-        let Some(client) = client else {
-            tracing::info!(
-                client_id = params.client_id.as_deref().unwrap_or("-"),
-                "client authentication failed"
-            );
-            return Err(invalid_client());
+        let client = match outcome {
+            Ok(client) => client,
+            Err(reason) => {
+                audit_refusal(&attempted_id, reason, &source);
+                return Err(invalid_client());
+            }
         };
 
         let scope = grant_scope(&client.scopes, params.scope.as_deref())?;
         let token = issuer.issue(&client.id, scope)?;
-        tracing::debug!(client_id = %client.id, "access token issued");
+        tracing::info!(
+            target: AUDIT,
+            event = "token_issued",
+            outcome = "issued",
+            client_id = client.id.as_str(),
+            scope = token.scope.as_str(),
+            jti = token.jti.as_str(),
+            source = source.as_str(),
+        );
         Ok(TokenResponses::Ok(
             Json(TokenResponse {
                 access_token: token.access_token,
@@ -434,7 +483,7 @@ mod tests {
 
     #[test]
     fn scope_is_narrowed_or_refused() {
-        let allowed = vec!["api:write".to_owned(), "players:delete".to_owned()];
+        let allowed = vec![Scope::ApiWrite, Scope::PlayersDelete];
         assert_eq!(
             grant_scope(&allowed, None).unwrap(),
             "api:write players:delete"

@@ -2,7 +2,9 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`clients`] | the registered clients and constant-time secret checks (RFC 6749 §2.3.1) |
+//! | [`clients`] | the registered clients, plaintext or Argon2id secrets (RFC 6749 §2.3.1) |
+//! | [`scopes`] | the known scopes and which write each allows (RFC 6749 §3.3) |
+//! | [`discovery`] | `GET /.well-known/oauth-authorization-server` (RFC 8414) |
 //! | [`token`] | the access-token format (RFC 9068) and the issuer that signs it |
 //! | [`bearer`] | the validator and the `BearerAuth` extractor that protects operations (RFC 6750) |
 //! | [`endpoint`] | `POST /auth/token`: the client-credentials grant (RFC 6749 §4.4) |
@@ -12,7 +14,9 @@
 
 pub mod bearer;
 pub mod clients;
+pub mod discovery;
 pub mod endpoint;
+pub mod scopes;
 pub mod token;
 
 use std::sync::Arc;

@@ -40,6 +40,7 @@ pub struct AccessClaims {
 #[derive(Debug)]
 pub struct IssuedToken {
     pub access_token: String,
+    pub jti: String,
     pub expires_in: u64,
     pub scope: String,
 }
@@ -85,6 +86,7 @@ impl TokenIssuer {
             .map_err(|e| Error::internal("signing an access token failed", e))?;
         Ok(IssuedToken {
             access_token,
+            jti: claims.jti,
             expires_in: self.lifetime,
             scope: claims.scope,
         })

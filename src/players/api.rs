@@ -16,7 +16,10 @@ use super::{
     store::PlayerStore,
 };
 use crate::{
-    auth::BearerAuth,
+    auth::{
+        BearerAuth,
+        scopes::{CreatePlayers, DeletePlayers, Scope, UpdatePlayers},
+    },
     error::{Error, ProblemJson},
     openapi::ApiTag,
     request::{self, BodyError},
@@ -113,6 +116,14 @@ pub enum CreateResponse {
         #[oai(header = "WWW-Authenticate")]
         String,
     ),
+    /// The token lacks the scope this write needs.
+    #[oai(status = 403)]
+    Forbidden(
+        ProblemJson,
+        /// The RFC 6750 challenge, naming the scopes that would do.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+    ),
     /// Another player already has this squad number.
     #[oai(status = 409)]
     Conflict(ProblemJson),
@@ -145,6 +156,14 @@ pub enum UpdateResponse {
         #[oai(header = "WWW-Authenticate")]
         String,
     ),
+    /// The token lacks the scope this write needs.
+    #[oai(status = 403)]
+    Forbidden(
+        ProblemJson,
+        /// The RFC 6750 challenge, naming the scopes that would do.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+    ),
     /// No player has this squad number.
     #[oai(status = 404)]
     NotFound(ProblemJson),
@@ -173,6 +192,14 @@ pub enum DeleteResponse {
     Unauthorized(
         ProblemJson,
         /// The RFC 6750 challenge.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+    ),
+    /// The token lacks the scope this write needs.
+    #[oai(status = 403)]
+    Forbidden(
+        ProblemJson,
+        /// The RFC 6750 challenge, naming the scopes that would do.
         #[oai(header = "WWW-Authenticate")]
         String,
     ),
@@ -234,7 +261,9 @@ impl PlayersApi {
     #[oai(path = "/players", method = "post", operation_id = "createPlayer")]
     async fn create(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::PlayersCreate", scope = "Scope::ApiWrite")] auth: BearerAuth<
+            CreatePlayers,
+        >,
         store: Data<&PlayerStore>,
         body: PlayerBody,
     ) -> Result<CreateResponse, Error> {
@@ -255,7 +284,9 @@ impl PlayersApi {
     )]
     async fn update(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::PlayersUpdate", scope = "Scope::ApiWrite")] auth: BearerAuth<
+            UpdatePlayers,
+        >,
         store: Data<&PlayerStore>,
         /// The player's squad number.
         squad_number: Path<i64>,
@@ -283,7 +314,9 @@ impl PlayersApi {
     )]
     async fn delete(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::PlayersDelete", scope = "Scope::ApiWrite")] auth: BearerAuth<
+            DeletePlayers,
+        >,
         store: Data<&PlayerStore>,
         /// The player's squad number.
         squad_number: Path<i64>,

@@ -21,13 +21,16 @@ pub struct TestApp {
     _dir: Option<TempDir>,
 }
 
-pub fn config_toml(db_url: &str) -> String {
+/// The test configuration with `extra` TOML inserted in `[default]`: keys, or more
+/// `[[default.clients]]` tables.
+pub fn config_toml_with(db_url: &str, extra: &str) -> String {
     format!(
         r#"
         [default]
         address = "127.0.0.1"
         port = 0
         database_url = "{db_url}"
+        {extra}
         [default.jwt]
         key = "{KEY}"
         issuer = "{ISSUER}"
@@ -53,10 +56,23 @@ pub async fn spawn_app() -> TestApp {
     app
 }
 
+/// Starts the app on a new temporary database with `extra` configuration appended.
+pub async fn spawn_app_with(extra: &str) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = start(&dir.path().join("players.db"), extra).await;
+    app._dir = Some(dir);
+    app
+}
+
 /// Starts the app on the database file at `db_path` (kept by the caller).
 pub async fn spawn_app_on(db_path: &std::path::Path) -> TestApp {
+    start(db_path, "").await
+}
+
+async fn start(db_path: &std::path::Path, extra: &str) -> TestApp {
     let url = format!("sqlite://{}", db_path.display());
-    let config = Config::from_toml_str(&config_toml(&url), "debug").expect("test config");
+    let config =
+        Config::from_toml_str(&config_toml_with(&url, extra), "debug").expect("test config");
     let app = build(config).await.expect("app builds");
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped());

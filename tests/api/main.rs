@@ -1,8 +1,10 @@
 //! Integration tests: the real server on port 0, driven over HTTP.
 
+mod clients;
 mod helpers;
 mod openapi;
 mod players;
+mod process;
 mod protection;
 mod startup;
 mod token;

@@ -3,14 +3,7 @@
 use std::process::Command;
 
 fn players_api() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_players-api"));
-    command.current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("APP_") {
-            command.env_remove(name);
-        }
-    }
-    command
+    crate::process::command()
 }
 
 fn stderr_and_stdout(output: &std::process::Output) -> String {

@@ -1,0 +1,71 @@
+//! `GET /.well-known/oauth-authorization-server`: authorization server metadata
+//! (RFC 8414), so a generic OAuth 2.0 client can find the token endpoint and what it
+//! accepts from the issuer alone.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+
+use super::scopes::Scope;
+use crate::openapi::ApiTag;
+
+/// Authorization server metadata (RFC 8414 §2).
+#[derive(Debug, Clone, Object)]
+pub struct ServerMetadata {
+    /// The issuer identifier: the tokens' `iss` (`jwt.issuer`).
+    pub issuer: String,
+    /// Where clients get tokens.
+    pub token_endpoint: String,
+    /// Always `["client_credentials"]`.
+    pub grant_types_supported: Vec<String>,
+    /// `client_secret_basic` and `client_secret_post`.
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Every scope a client may be granted.
+    pub scopes_supported: Vec<String>,
+    /// Empty: there is no authorization endpoint.
+    pub response_types_supported: Vec<String>,
+}
+
+impl ServerMetadata {
+    /// The metadata for a server whose clients reach it at `public_url`.
+    pub fn new(issuer: &str, public_url: &str) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            token_endpoint: format!("{public_url}{}", super::bearer::TOKEN_URL),
+            grant_types_supported: vec![super::endpoint::GRANT_CLIENT_CREDENTIALS.to_owned()],
+            token_endpoint_auth_methods_supported: vec![
+                "client_secret_basic".to_owned(),
+                "client_secret_post".to_owned(),
+            ],
+            scopes_supported: Scope::ALL.iter().map(|s| s.as_str().to_owned()).collect(),
+            response_types_supported: Vec::new(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum MetadataResponse {
+    /// The metadata.
+    #[oai(status = 200)]
+    Ok(Json<ServerMetadata>),
+}
+
+pub struct DiscoveryApi;
+
+#[OpenApi]
+impl DiscoveryApi {
+    /// Get the authorization server metadata
+    ///
+    /// RFC 8414 metadata: the issuer, the token endpoint, the supported grant type, client
+    /// authentication methods and scopes.
+    #[oai(
+        path = "/.well-known/oauth-authorization-server",
+        method = "get",
+        operation_id = "getAuthorizationServerMetadata",
+        tag = "ApiTag::Auth"
+    )]
+    async fn metadata(&self, metadata: Data<&Arc<ServerMetadata>>) -> MetadataResponse {
+        MetadataResponse::Ok(Json(ServerMetadata::clone(&metadata)))
+    }
+}

@@ -1,0 +1,107 @@
+//! The server binary as an operator runs it: a child process with a config file, whose
+//! log the tests read.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use tempfile::TempDir;
+
+pub struct ServerProcess {
+    child: Child,
+    pub base: String,
+    log: Arc<Mutex<String>>,
+    _dir: TempDir,
+}
+
+/// `players-api` with no `APP_` variables from the test's environment.
+pub fn command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_players-api"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("APP_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+impl ServerProcess {
+    /// Starts the binary with `config` (TOML, `[default]` profile; port 0 and a fresh
+    /// database are added) and waits until it listens.
+    pub fn start(config: &str) -> ServerProcess {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("config.toml");
+        let db = dir.path().join("players.db");
+        let text = format!(
+            "[default]\nport = 0\ndatabase_url = \"sqlite://{}\"\n{config}",
+            db.display()
+        );
+        std::fs::write(&path, text).expect("write config");
+        Self::start_with_file(&path, dir)
+    }
+
+    fn start_with_file(path: &Path, dir: TempDir) -> ServerProcess {
+        let mut child = command()
+            .env("APP_CONFIG", path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start players-api");
+        let log = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut log = log.lock().expect("log");
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        let started = Instant::now();
+        let base = loop {
+            let text = log.lock().expect("log").clone();
+            if let Some(at) = text.find("listening on http://") {
+                let rest = &text[at + "listening on ".len()..];
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("players-api did not start:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        ServerProcess {
+            child,
+            base,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// Everything the server logged so far, after a moment for the last lines to arrive.
+    pub fn log(&self) -> String {
+        std::thread::sleep(Duration::from_millis(200));
+        self.log.lock().expect("log").clone()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
