@@ -95,7 +95,9 @@ base=$(start_server discovery APP_PORT="$port" APP_JWT__ISSUER="$issuer" APP_PUB
 node e2e/node/discovery.mjs "$issuer"
 
 say "6. schemathesis, all checks"
-base=$(start_server schemathesis)
+# Every fuzzed token request with made-up credentials is a failed client authentication
+# from 127.0.0.1: give this server a throttle that the fuzzer cannot trip.
+base=$(start_server schemathesis APP_THROTTLE__MAX_FAILURES=1000000)
 token=$(token_for "$base")
 schemathesis --config-file e2e/schemathesis.toml run "$base/openapi.json" \
   --checks all -H "Authorization: Bearer $token" --max-examples 100 \

@@ -57,7 +57,25 @@ const KNOWN_ENV_KEYS: &[&str] = &[
     "jwt.expires_in_seconds",
     "clients",
     "public_url",
+    "trusted_proxies",
+    "throttle",
+    "throttle.max_failures",
+    "throttle.window_seconds",
+    "limits",
+    "limits.body_bytes",
+    "limits.idle_timeout_seconds",
+    "database",
+    "database.synchronous",
+    "database.max_connections",
+    "database.busy_timeout_ms",
+    "log",
+    "log.format",
 ];
+
+/// The development key and client secret committed in `Rocket.toml`: public, so the
+/// `release` profile refuses them.
+const DEVELOPMENT_KEY: &str = "1LnBfWcu7gTDmqT41QCW4ANu1xsHMcseingKWruVveM=";
+const DEVELOPMENT_SECRET: &str = "#!_7h3qu1ck8r0wnf0xjump50v3r7h3l42yd09=@42";
 
 /// The profile used when `APP_PROFILE` is not set: `debug` for debug builds, `release`
 /// for release builds, as in Rocket.
@@ -105,6 +123,98 @@ pub struct RawConfig {
     pub jwt: RawJwt,
     #[serde(default)]
     pub clients: Vec<RawClient>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpAddr>,
+    #[serde(default)]
+    pub throttle: ThrottleConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// The brute-force brake on the token endpoint.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleConfig {
+    /// Failed client authentications from one address that trip the throttle.
+    pub max_failures: u32,
+    /// The window they are counted in, and how long the address is then refused.
+    pub window_seconds: u64,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            max_failures: 10,
+            window_seconds: 60,
+        }
+    }
+}
+
+/// Bounds on what one request or connection may cost.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// The largest request body read, chunked bodies included.
+    pub body_bytes: usize,
+    /// A connection with no traffic for this long is closed.
+    pub idle_timeout_seconds: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            body_bytes: 65_536,
+            idle_timeout_seconds: 60,
+        }
+    }
+}
+
+/// How the database is used.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `normal`: a commit survives a crash of the process; `full`: also of the OS.
+    pub synchronous: Synchronous,
+    pub max_connections: u32,
+    /// How long a statement waits for a lock (SQLite) or a connection from the pool.
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Normal,
+            max_connections: 8,
+            busy_timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    Normal,
+    Full,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -167,6 +277,12 @@ pub struct Config {
     pub database_url: String,
     /// The base URL clients use (no trailing slash); `None` means `http://{bound address}`.
     pub public_url: Option<String>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    pub throttle: ThrottleConfig,
+    pub limits: LimitsConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
     pub jwt: JwtConfig,
     pub clients: Vec<ClientConfig>,
 }
@@ -251,6 +367,9 @@ impl Config {
             .merge(env)
             .select(profile.clone());
         let config = Self::from_figment(&figment)?;
+        if profile.as_str().as_str() == "release" {
+            config.refuse_development_values()?;
+        }
         Ok((
             config,
             Origin {
@@ -274,6 +393,30 @@ impl Config {
         Self::from_figment(&Figment::from(Toml::string(toml).nested()).select(profile))
     }
 
+    /// Refuses the public development key and client secret from `Rocket.toml`: the
+    /// `release` profile calls this, so they can never sign or open production tokens.
+    pub fn refuse_development_values(&self) -> Result<(), ConfigError> {
+        if self.jwt.key.expose_secret() == DEVELOPMENT_KEY {
+            return Err(ConfigError::new(
+                "jwt.key is the public development key from Rocket.toml; the release profile \
+                 refuses it. Set your own in APP_JWT__KEY",
+            ));
+        }
+        for client in &self.clients {
+            if let ClientSecret::Plain(secret) = &client.secret
+                && secret.expose_secret() == DEVELOPMENT_SECRET
+            {
+                return Err(ConfigError::new(format!(
+                    "client \"{}\" uses the public development client_secret from Rocket.toml; the \
+                     release profile refuses it. Set your own clients in APP_CLIENTS (or use \
+                     client_secret_hash from `players-api create-client`)",
+                    client.client_id
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The configuration as it would be shown to an operator: secrets masked.
     pub fn redacted(&self) -> serde_json::Value {
         serde_json::json!({
@@ -281,6 +424,11 @@ impl Config {
             "port": self.port,
             "database_url": self.database_url,
             "public_url": self.public_url,
+            "trusted_proxies": self.trusted_proxies,
+            "throttle": self.throttle,
+            "limits": self.limits,
+            "database": self.database,
+            "log": self.log,
             "jwt": {
                 "key": "********",
                 "issuer": self.jwt.issuer,
@@ -400,12 +548,43 @@ impl TryFrom<RawConfig> for Config {
         }
 
         let public_url = raw.public_url.map(|u| parse_public_url(&u)).transpose()?;
+        for (value, name, min) in [
+            (
+                u64::from(raw.throttle.max_failures),
+                "throttle.max_failures",
+                1,
+            ),
+            (raw.throttle.window_seconds, "throttle.window_seconds", 1),
+            (raw.limits.body_bytes as u64, "limits.body_bytes", 1024),
+            (
+                raw.limits.idle_timeout_seconds,
+                "limits.idle_timeout_seconds",
+                1,
+            ),
+            (
+                u64::from(raw.database.max_connections),
+                "database.max_connections",
+                1,
+            ),
+        ] {
+            if value < min {
+                return Err(ConfigError::new(format!(
+                    "{name} must be at least {min} (set in the config file or {})",
+                    env_var_for(name)
+                )));
+            }
+        }
 
         Ok(Config {
             address: raw.address,
             port: raw.port,
             database_url: raw.database_url,
             public_url,
+            trusted_proxies: raw.trusted_proxies,
+            throttle: raw.throttle,
+            limits: raw.limits,
+            database: raw.database,
+            log: raw.log,
             jwt: JwtConfig {
                 key,
                 issuer,
@@ -502,6 +681,11 @@ impl RawConfig {
             port: default_port(),
             database_url: default_database_url(),
             public_url: None,
+            trusted_proxies: Vec::new(),
+            throttle: ThrottleConfig::default(),
+            limits: LimitsConfig::default(),
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
             jwt: RawJwt::default(),
             clients: Vec::new(),
         }

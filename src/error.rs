@@ -6,6 +6,8 @@
 //! | [`Error::MissingToken`] | 401 | problem+json, `WWW-Authenticate: Bearer realm="players"` (RFC 6750 §3.1: no error code) |
 //! | [`Error::InvalidToken`] | 401 | problem+json with `error`, challenge with `error="invalid_token"` |
 //! | [`Error::InsufficientScope`] | 403 | problem+json with `error`, challenge with `error="insufficient_scope"` and `scope` |
+//! | [`Error::TooManyRequests`] | 429 | OAuth-style `{"error":"too_many_requests",...}`, `Retry-After` |
+//! | [`Error::Unavailable`] | 503 | problem+json, `Retry-After` |
 //! | everything else | 4xx/5xx | `application/problem+json` (RFC 9457) |
 //!
 //! Library errors (poem's router, poem-openapi's parameter parsing) are mapped here too by
@@ -70,6 +72,12 @@ pub enum Error {
         description: &'static str,
         status: StatusCode,
     },
+    /// The token endpoint refuses an address that failed client authentication too often.
+    #[error("too many requests")]
+    TooManyRequests { retry_after: u64 },
+    /// The database cannot be reached or written; the cause is logged where it happens.
+    #[error("service unavailable")]
+    Unavailable,
     /// A protected operation was called without a Bearer token.
     #[error("missing bearer token")]
     MissingToken,
@@ -109,6 +117,15 @@ impl Error {
             code,
             description,
             status,
+        }
+    }
+
+    /// 413 in the token endpoint's OAuth format.
+    pub fn token_body_too_large() -> Self {
+        Error::OAuth {
+            code: OAuthCode::InvalidRequest,
+            description: "The request body is too large",
+            status: StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -182,6 +199,8 @@ impl ResponseError for Error {
     fn status(&self) -> StatusCode {
         match self {
             Error::OAuth { status, .. } => *status,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::MissingToken | Error::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Error::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -215,6 +234,30 @@ impl ResponseError for Error {
                         HeaderValue::from_static(BASIC_CHALLENGE),
                     );
                 }
+                response
+            }
+            Error::TooManyRequests { retry_after } => {
+                let body = OAuthErrorBody {
+                    error: "too_many_requests".to_owned(),
+                    error_description:
+                        "Too many failed client authentications from this address; retry later"
+                            .to_owned(),
+                };
+                let mut response = json_response(status, "application/json", &body);
+                no_store(&mut response);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+                response
+            }
+            Error::Unavailable => {
+                let mut response = problem_response(
+                    status,
+                    &problem(status, "The service cannot reach its database; retry later"),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
                 response
             }
             Error::MissingToken => {

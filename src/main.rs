@@ -26,6 +26,9 @@ enum Command {
     Serve,
     /// Print the OpenAPI document (the text of openapi/openapi.json) and exit.
     Openapi,
+    /// Load and validate the configuration the server would use, print it with secrets
+    /// masked, and exit 0 if it is valid (non-zero otherwise) without serving.
+    CheckConfig,
     /// Create a client: print a new random secret (once) and the config entry holding
     /// only its Argon2id hash.
     CreateClient {
@@ -49,11 +52,36 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve => serve().await,
+        Command::CheckConfig => check_config(),
         Command::CreateClient {
             client_id,
             scopes,
             profile,
         } => create_client(&client_id, &scopes, &profile),
+    }
+}
+
+fn check_config() -> ExitCode {
+    match Config::load() {
+        Ok((config, origin)) => {
+            println!(
+                "configuration file {}, profile {}: valid",
+                origin.file.display(),
+                origin.profile
+            );
+            for name in &origin.ignored_env {
+                println!("warning: ignoring {name}, which names no setting");
+            }
+            match serde_json::to_string_pretty(&config.redacted()) {
+                Ok(text) => println!("{text}"),
+                Err(e) => eprintln!("cannot print the configuration: {e}"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("invalid configuration: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -4,8 +4,15 @@
 use bytes::Bytes;
 use poem::{Request, RequestBody, error::ReadBodyError};
 
-/// The largest request body read, in bytes.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The largest request body read, in bytes (`limits.body_bytes`), as route data.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+impl Default for BodyLimit {
+    fn default() -> Self {
+        BodyLimit(64 * 1024)
+    }
+}
 
 /// Why a body could not be read.
 #[derive(Debug, PartialEq, Eq)]
@@ -14,15 +21,28 @@ pub enum BodyError {
     Unreadable,
 }
 
-/// Reads the whole body, stopping at [`MAX_BODY_BYTES`].
-pub async fn read_body(body: &mut RequestBody) -> Result<Bytes, BodyError> {
+/// Reads the whole body, stopping at the [`BodyLimit`]: nothing past it is read.
+pub async fn read_body(request: &Request, body: &mut RequestBody) -> Result<Bytes, BodyError> {
+    let limit = request.data::<BodyLimit>().copied().unwrap_or_default().0;
+    if content_length(request).is_some_and(|length| length > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
     let body = body.take().map_err(|_| BodyError::Unreadable)?;
-    body.into_bytes_limit(MAX_BODY_BYTES)
-        .await
-        .map_err(|e| match e {
-            ReadBodyError::PayloadTooLarge => BodyError::TooLarge,
-            _ => BodyError::Unreadable,
-        })
+    body.into_bytes_limit(limit).await.map_err(|e| match e {
+        ReadBodyError::PayloadTooLarge => BodyError::TooLarge,
+        _ => BodyError::Unreadable,
+    })
+}
+
+/// The declared `Content-Length`, if any and well-formed.
+pub fn content_length(request: &Request) -> Option<u64> {
+    request
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// The media type of the request without parameters, lower-cased (`application/json`

@@ -15,12 +15,20 @@ use poem::{
     web::Html,
 };
 
+use poem::error::ResponseError;
+
 use crate::{
-    auth::{Auth, discovery::ServerMetadata},
+    auth::{
+        Auth,
+        bearer::TOKEN_URL,
+        discovery::ServerMetadata,
+        throttle::{Throttle, TrustedProxies},
+    },
     config::Config,
     error::{self, Error},
     openapi::{self, AllowedMethods},
     players::PlayerStore,
+    request::{self, BodyLimit},
 };
 
 /// How long in-flight requests may take to finish after a shutdown signal.
@@ -43,6 +51,7 @@ pub enum StartupError {
 /// A bound server, ready to run.
 pub struct Application {
     acceptor: TcpAcceptor,
+    idle_timeout: Duration,
     local_addr: SocketAddr,
     app: poem::endpoint::BoxEndpoint<'static>,
     store: PlayerStore,
@@ -62,16 +71,15 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         .and_then(|a| a.as_socket_addr().copied())
         .unwrap_or(address);
 
-    let store =
-        PlayerStore::connect(&config.database_url)
-            .await
-            .map_err(|source| match source {
-                sqlx::Error::Migrate(e) => StartupError::Migrate(*e),
-                source => StartupError::Database {
-                    url: config.database_url.clone(),
-                    source,
-                },
-            })?;
+    let store = PlayerStore::connect(&config.database_url, &config.database)
+        .await
+        .map_err(|source| match source {
+            sqlx::Error::Migrate(e) => StartupError::Migrate(*e),
+            source => StartupError::Database {
+                url: config.database_url.clone(),
+                source,
+            },
+        })?;
 
     let public_url = config
         .public_url
@@ -80,6 +88,7 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     let app = routes(&config, &public_url, store.clone());
     Ok(Application {
         acceptor,
+        idle_timeout: Duration::from_secs(config.limits.idle_timeout_seconds),
         local_addr,
         app,
         store,
@@ -93,6 +102,8 @@ fn routes(
     store: PlayerStore,
 ) -> poem::endpoint::BoxEndpoint<'static> {
     let auth = Auth::new(config);
+    let throttle = Arc::new(Throttle::new(&config.throttle));
+    let body_limit = BodyLimit(config.limits.body_bytes);
     let metadata = Arc::new(ServerMetadata::new(&config.jwt.issuer, public_url));
     let service = openapi::service();
     let document = openapi::document(&service);
@@ -119,10 +130,23 @@ fn routes(
         .data(auth.issuer)
         .data(auth.validator)
         .data(metadata)
+        .data(throttle)
+        .data(TrustedProxies(config.trusted_proxies.clone()))
+        .data(body_limit)
         .around(move |endpoint, request| {
             let allowed = allowed.clone();
             async move {
                 let path = request.uri().path().to_owned();
+                // A declared body over the limit is refused before anything else, the
+                // token check included (a chunked one is stopped while being read).
+                if request::content_length(&request).is_some_and(|n| n > body_limit.0 as u64) {
+                    let error = if path == TOKEN_URL {
+                        Error::token_body_too_large()
+                    } else {
+                        Error::PayloadTooLarge
+                    };
+                    return Ok(error.as_response());
+                }
                 Ok(match endpoint.call(request).await {
                     Ok(response) => response,
                     Err(err) => error::into_response(err, || allowed.for_path(&path)),
@@ -152,6 +176,7 @@ impl Application {
     /// finish (for at most [`SHUTDOWN_GRACE`]) and closes the database.
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> io::Result<()> {
         let result = Server::new_with_acceptor(self.acceptor)
+            .idle_timeout(self.idle_timeout)
             .run_with_graceful_shutdown(self.app, signal, Some(SHUTDOWN_GRACE))
             .await;
         self.store.close().await;

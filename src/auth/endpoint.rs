@@ -7,7 +7,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use poem::{Request, RequestBody, http::StatusCode, web::Data};
+use poem::{Request, RequestBody, web::Data};
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ApiResponse, Enum, ExtractParamOptions, Object, OpenApi,
     payload::Json,
@@ -15,7 +15,12 @@ use poem_openapi::{
     types::Type,
 };
 
-use super::{ClientRegistry, TokenIssuer, clients::Refusal, scopes::Scope};
+use super::{
+    ClientRegistry, TokenIssuer,
+    clients::Refusal,
+    scopes::Scope,
+    throttle::{ClientAddress, Throttle},
+};
 use crate::{
     error::{Error, OAuthCode, OAuthErrorBody},
     openapi::ApiTag,
@@ -97,11 +102,24 @@ pub enum TokenResponses {
         #[oai(header = "Cache-Control")]
         String,
     ),
-    /// `invalid_request`: the body is larger than 64 KiB.
+    /// `invalid_request`: the body is larger than `limits.body_bytes` (64 KiB by default).
     #[oai(status = 413)]
     #[allow(dead_code)]
     PayloadTooLarge(
         Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// `too_many_requests`: this address failed client authentication too often; every
+    /// token request from it is refused until `Retry-After` seconds have passed.
+    #[oai(status = 429)]
+    #[allow(dead_code)]
+    TooManyRequests(
+        Json<OAuthErrorBody>,
+        /// Seconds to wait.
+        #[oai(header = "Retry-After")]
+        u64,
         /// Always `no-store`.
         #[oai(header = "Cache-Control")]
         String,
@@ -214,14 +232,12 @@ impl<'a> ApiExtractor<'a> for TokenRequestBody {
         body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let bytes = request::read_body(body).await.map_err(|e| match e {
-            BodyError::TooLarge => Error::OAuth {
-                code: OAuthCode::InvalidRequest,
-                description: "The request body is too large",
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-            },
-            BodyError::Unreadable => invalid_request("The request body could not be read"),
-        })?;
+        let bytes = request::read_body(request, body)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge => Error::token_body_too_large(),
+                BodyError::Unreadable => invalid_request("The request body could not be read"),
+            })?;
         let params = match request::media_type(request).as_deref() {
             Some("application/x-www-form-urlencoded") => TokenParams::from_form(&bytes)?,
             Some(media) if request::is_json(media) => TokenParams::from_json(&bytes)?,
@@ -346,6 +362,8 @@ impl TokenApi {
         request: &Request,
         clients: Data<&Arc<ClientRegistry>>,
         issuer: Data<&Arc<TokenIssuer>>,
+        throttle: Data<&Arc<Throttle>>,
+        address: ClientAddress,
         body: TokenRequestBody,
     ) -> Result<TokenResponses, Error> {
         let params = body.0;
@@ -366,19 +384,19 @@ impl TokenApi {
             }
         }
 
-        let source = request
-            .remote_addr()
-            .as_socket_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
+        let source = address.0.map(|a| a.to_string()).unwrap_or_default();
+        let refuse = |client_id: &str, reason: &str| {
+            audit_refusal(client_id, reason, &source);
+            if let Some(address) = address.0 {
+                throttle.record_failure(address);
+            }
+            invalid_client()
+        };
         let (attempted_id, outcome) = match basic {
             Some(credentials) => {
                 let raw = match credentials {
                     Ok(raw) => raw,
-                    Err(e) => {
-                        audit_refusal("-", "malformed_basic", &source);
-                        return Err(e);
-                    }
+                    Err(_) => return Err(refuse("-", "malformed_basic")),
                 };
                 // RFC 6749 §2.3.1 form-encodes id and secret; Swagger UI and several
                 // libraries do not. Try the decoded form, then the raw one.
@@ -411,10 +429,7 @@ impl TokenApi {
         };
         let client = match outcome {
             Ok(client) => client,
-            Err(reason) => {
-                audit_refusal(&attempted_id, reason, &source);
-                return Err(invalid_client());
-            }
+            Err(reason) => return Err(refuse(&attempted_id, reason)),
         };
 
         let scope = grant_scope(&client.scopes, params.scope.as_deref())?;

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`clients`] | the registered clients, plaintext or Argon2id secrets (RFC 6749 §2.3.1) |
 //! | [`scopes`] | the known scopes and which write each allows (RFC 6749 §3.3) |
+//! | [`throttle`] | 429 for addresses that keep failing client authentication |
 //! | [`discovery`] | `GET /.well-known/oauth-authorization-server` (RFC 8414) |
 //! | [`token`] | the access-token format (RFC 9068) and the issuer that signs it |
 //! | [`bearer`] | the validator and the `BearerAuth` extractor that protects operations (RFC 6750) |
@@ -17,6 +18,7 @@ pub mod clients;
 pub mod discovery;
 pub mod endpoint;
 pub mod scopes;
+pub mod throttle;
 pub mod token;
 
 use std::sync::Arc;

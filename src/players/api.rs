@@ -25,7 +25,7 @@ use crate::{
     request::{self, BodyError},
 };
 
-/// A player request body: `application/json`, at most 64 KiB, parsed field by field so a
+/// A player request body: `application/json`, at most `limits.body_bytes`, parsed field by field so a
 /// client learns every mistake at once (422 with `errors`), while a body that is not
 /// JSON at all is a 400.
 pub struct PlayerBody(pub NewPlayer);
@@ -61,10 +61,12 @@ impl<'a> ApiExtractor<'a> for PlayerBody {
                 Error::UnsupportedMediaType("The request body must be application/json").into(),
             );
         }
-        let bytes = request::read_body(body).await.map_err(|e| match e {
-            BodyError::TooLarge => Error::PayloadTooLarge,
-            BodyError::Unreadable => Error::BadRequest("The request body could not be read"),
-        })?;
+        let bytes = request::read_body(request, body)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge => Error::PayloadTooLarge,
+                BodyError::Unreadable => Error::BadRequest("The request body could not be read"),
+            })?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|_| Error::BadRequest("The request body is not valid JSON"))?;
         Ok(PlayerBody(
@@ -74,10 +76,19 @@ impl<'a> ApiExtractor<'a> for PlayerBody {
 }
 
 #[derive(ApiResponse)]
+#[allow(dead_code)] // error variants document what `Error` renders
 pub enum ListResponse {
     /// Every player, by squad number.
     #[oai(status = 200)]
     Ok(Json<Vec<Player>>),
+    /// The database cannot be reached or written; retry after `Retry-After` seconds.
+    #[oai(status = 503)]
+    Unavailable(
+        ProblemJson,
+        /// Seconds to wait.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -92,6 +103,14 @@ pub enum GetResponse {
     /// No such player.
     #[oai(status = 404)]
     NotFound(ProblemJson),
+    /// The database cannot be reached or written; retry after `Retry-After` seconds.
+    #[oai(status = 503)]
+    Unavailable(
+        ProblemJson,
+        /// Seconds to wait.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -127,7 +146,7 @@ pub enum CreateResponse {
     /// Another player already has this squad number.
     #[oai(status = 409)]
     Conflict(ProblemJson),
-    /// The body is larger than 64 KiB.
+    /// The body is larger than `limits.body_bytes` (64 KiB by default).
     #[oai(status = 413)]
     PayloadTooLarge(ProblemJson),
     /// The body is not `application/json`.
@@ -136,6 +155,14 @@ pub enum CreateResponse {
     /// The body is JSON but not a valid player; `errors` names each field.
     #[oai(status = 422)]
     UnprocessableEntity(ProblemJson),
+    /// The database cannot be reached or written; retry after `Retry-After` seconds.
+    #[oai(status = 503)]
+    Unavailable(
+        ProblemJson,
+        /// Seconds to wait.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -167,7 +194,7 @@ pub enum UpdateResponse {
     /// No player has this squad number.
     #[oai(status = 404)]
     NotFound(ProblemJson),
-    /// The body is larger than 64 KiB.
+    /// The body is larger than `limits.body_bytes` (64 KiB by default).
     #[oai(status = 413)]
     PayloadTooLarge(ProblemJson),
     /// The body is not `application/json`.
@@ -176,6 +203,14 @@ pub enum UpdateResponse {
     /// The body is JSON but not a valid player; `errors` names each field.
     #[oai(status = 422)]
     UnprocessableEntity(ProblemJson),
+    /// The database cannot be reached or written; retry after `Retry-After` seconds.
+    #[oai(status = 503)]
+    Unavailable(
+        ProblemJson,
+        /// Seconds to wait.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -206,6 +241,14 @@ pub enum DeleteResponse {
     /// No player has this squad number.
     #[oai(status = 404)]
     NotFound(ProblemJson),
+    /// The database cannot be reached or written; retry after `Retry-After` seconds.
+    #[oai(status = 503)]
+    Unavailable(
+        ProblemJson,
+        /// Seconds to wait.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
 }
 
 const NO_SUCH_PLAYER: &str = "No player matches this path";

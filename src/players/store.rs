@@ -11,13 +11,13 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::model::{NewPlayer, Player};
-use crate::error::Error;
+use crate::{
+    config::{DatabaseConfig, Synchronous},
+    error::Error,
+};
 
 const COLUMNS: &str = "id, first_name, middle_name, last_name, date_of_birth, squad_number, \
                        position, abbr_position, team, league, starting11";
-
-/// How long a connection waits for SQLite's write lock before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, FromRow)]
 struct PlayerRow {
@@ -67,23 +67,46 @@ pub struct PlayerStore {
     pool: SqlitePool,
 }
 
+/// A database failure as the client sees it: 503 when the database is unreachable, busy,
+/// read-only or out of space (it may recover; the process stays up), 500 otherwise.
 fn db_error(e: sqlx::Error) -> Error {
-    Error::internal("database error", e)
+    let unavailable = match &e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // SQLite primary result codes (the low byte of extended codes): BUSY 5,
+            // LOCKED 6, NOMEM 7, READONLY 8, IOERR 10, FULL 13, CANTOPEN 14.
+            code.parse::<i32>()
+                .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 8 | 10 | 13 | 14))
+        }),
+        _ => false,
+    };
+    if unavailable {
+        tracing::error!(cause = %e, "database unavailable");
+        Error::Unavailable
+    } else {
+        Error::internal("database error", e)
+    }
 }
 
 impl PlayerStore {
     /// Opens (creating if needed) the SQLite database at `url` and applies the
     /// migrations, which also seed the squad on first start.
-    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+    pub async fn connect(url: &str, settings: &DatabaseConfig) -> Result<Self, sqlx::Error> {
+        let timeout = Duration::from_millis(settings.busy_timeout_ms);
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
-            // WAL + NORMAL: a commit survives a crash of this process (not of the OS).
+            // WAL + NORMAL: a commit survives a crash of this process, not of the OS;
+            // FULL syncs every commit to the disk before it is acknowledged.
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(BUSY_TIMEOUT)
+            .synchronous(match settings.synchronous {
+                Synchronous::Normal => SqliteSynchronous::Normal,
+                Synchronous::Full => SqliteSynchronous::Full,
+            })
+            .busy_timeout(timeout)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(settings.max_connections)
+            .acquire_timeout(timeout)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;

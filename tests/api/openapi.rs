@@ -144,7 +144,7 @@ fn the_token_operation_documents_both_bodies_and_its_errors() {
         grant.clone()
     };
     assert_eq!(grant["enum"], serde_json::json!(["client_credentials"]));
-    for status in ["200", "400", "401", "413"] {
+    for status in ["200", "400", "401", "413", "429"] {
         assert!(op["responses"][status].is_object(), "{status}");
     }
 }
@@ -160,19 +160,26 @@ fn operations_document_their_error_statuses() {
             .cloned()
             .collect()
     };
-    assert_eq!(statuses("/players", "get"), ["200"]);
-    assert_eq!(statuses("/players/{id}", "get"), ["200", "400", "404"]);
+    assert_eq!(statuses("/players", "get"), ["200", "503"]);
+    assert_eq!(
+        statuses("/players/{id}", "get"),
+        ["200", "400", "404", "503"]
+    );
     assert_eq!(
         statuses("/players", "post"),
-        ["201", "400", "401", "403", "409", "413", "415", "422"]
+        [
+            "201", "400", "401", "403", "409", "413", "415", "422", "503"
+        ]
     );
     assert_eq!(
         statuses("/players/squadnumber/{squad_number}", "put"),
-        ["204", "400", "401", "403", "404", "413", "415", "422"]
+        [
+            "204", "400", "401", "403", "404", "413", "415", "422", "503"
+        ]
     );
     assert_eq!(
         statuses("/players/squadnumber/{squad_number}", "delete"),
-        ["204", "400", "401", "403", "404"]
+        ["204", "400", "401", "403", "404", "503"]
     );
     let problem = &spec["paths"]["/players"]["post"]["responses"]["422"]["content"];
     assert!(problem["application/problem+json"].is_object());

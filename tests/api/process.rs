@@ -3,7 +3,7 @@
 
 use std::{
     io::{BufRead, BufReader},
-    path::Path,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -15,7 +15,8 @@ pub struct ServerProcess {
     child: Child,
     pub base: String,
     log: Arc<Mutex<String>>,
-    _dir: TempDir,
+    config: PathBuf,
+    _dir: Arc<TempDir>,
 }
 
 /// `players-api` with no `APP_` variables from the test's environment.
@@ -42,10 +43,28 @@ impl ServerProcess {
             db.display()
         );
         std::fs::write(&path, text).expect("write config");
-        Self::start_with_file(&path, dir)
+        Self::start_with_file(&path, Arc::new(dir))
     }
 
-    fn start_with_file(path: &Path, dir: TempDir) -> ServerProcess {
+    /// Kills the server with SIGKILL (no chance to flush anything) and starts it again
+    /// on the same configuration and database.
+    pub fn kill_and_restart(self) -> ServerProcess {
+        let (config, dir) = (self.config.clone(), self._dir.clone());
+        drop(self);
+        Self::start_with_file(&config, dir)
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        self.child.wait().expect("wait")
+    }
+
+    fn start_with_file(path: &Path, dir: Arc<TempDir>) -> ServerProcess {
         let mut child = command()
             .env("APP_CONFIG", path)
             .env("RUST_LOG", "info")
@@ -88,6 +107,7 @@ impl ServerProcess {
             child,
             base,
             log,
+            config: path.to_path_buf(),
             _dir: dir,
         }
     }
