@@ -8,6 +8,7 @@
 //! | [`health`] | liveness |
 //! | [`error`] | the one error type and its responses |
 //! | [`openapi`] | the generated spec, Swagger UI, `Allow` |
+//! | [`telemetry`] | request ids, per-request logs, Prometheus metrics |
 //! | [`startup`] | [`build`]: configuration in, bound application out |
 
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod openapi;
 pub mod players;
 pub mod request;
 pub mod startup;
+pub mod telemetry;
 
 pub use config::Config;
 pub use startup::{Application, StartupError, build};

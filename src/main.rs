@@ -6,7 +6,9 @@ use clap::{Parser, Subcommand};
 use players_api::{
     Config,
     auth::{clients, scopes::Scope},
-    build, openapi,
+    build,
+    config::LogFormat,
+    openapi,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -120,15 +122,27 @@ fn create_client(client_id: &str, scope_names: &[String], profile: &str) -> Exit
     }
 }
 
-async fn serve() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+/// Logs go to stdout: human-readable lines, or JSON lines with `log.format = "json"`.
+/// The level comes from `RUST_LOG` (default `info`).
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().with_current_span(true).init(),
+        LogFormat::Text => builder.with_ansi(std::io::stdout().is_terminal()).init(),
+    }
+}
 
-    let (config, origin) = match Config::load() {
+async fn serve() -> ExitCode {
+    let loaded = Config::load();
+    // The log format is configuration; a configuration error is logged as text.
+    init_logging(
+        loaded
+            .as_ref()
+            .map(|(c, _)| c.log.format)
+            .unwrap_or_default(),
+    );
+    let (config, origin) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {
             tracing::error!("{e}");

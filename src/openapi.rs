@@ -133,22 +133,29 @@ pub fn swagger_page(service: &OpenApiService<Apis, ()>, document: &str) -> Strin
 /// The order methods are listed in an `Allow` header.
 const METHOD_ORDER: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 
-/// The methods each documented path accepts, for the `Allow` header of a 405.
+/// The documented paths (plus a few served outside the document): for each, its template
+/// and the methods it accepts. Gives 405 responses their `Allow` header and metrics and
+/// logs a route label of bounded cardinality.
 #[derive(Debug, Clone, Default)]
-pub struct AllowedMethods {
-    paths: Vec<(Vec<Option<String>>, String)>,
+pub struct RouteTable {
+    routes: Vec<RouteEntry>,
 }
 
-impl AllowedMethods {
+#[derive(Debug, Clone)]
+pub struct RouteEntry {
+    /// The path template, e.g. `/players/{id}`.
+    pub template: String,
+    /// The `Allow` value, e.g. `GET, HEAD, POST`.
+    pub allow: String,
+    segments: Vec<Option<String>>,
+}
+
+impl RouteTable {
     pub fn from_document(document: &str) -> Self {
         let doc: Value = serde_json::from_str(document).unwrap_or(Value::Null);
-        let mut paths = Vec::new();
+        let mut table = Self::default();
         if let Some(entries) = doc.get("paths").and_then(Value::as_object) {
             for (template, operations) in entries {
-                let segments = template
-                    .split('/')
-                    .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
-                    .collect();
                 let documented: Vec<String> = operations
                     .as_object()
                     .map(|o| o.keys().map(|m| m.to_ascii_uppercase()).collect())
@@ -162,31 +169,39 @@ impl AllowedMethods {
                             || (*m == "HEAD" && documented.iter().any(|d| d == "GET"))
                     })
                     .collect();
-                paths.push((segments, methods.join(", ")));
+                table.push(template, methods.join(", "));
             }
         }
-        Self { paths }
+        table
+    }
+
+    fn push(&mut self, template: &str, allow: String) {
+        self.routes.push(RouteEntry {
+            template: template.to_owned(),
+            allow,
+            segments: template
+                .split('/')
+                .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
+                .collect(),
+        });
     }
 
     /// Adds a path outside the document that answers only GET (and so HEAD).
     pub fn with_read_only(mut self, path: &str) -> Self {
-        let segments = path.split('/').map(|s| Some(s.to_owned())).collect();
-        self.paths.push((segments, "GET, HEAD".to_owned()));
+        self.push(path, "GET, HEAD".to_owned());
         self
     }
 
-    /// The `Allow` value for a request path, if a documented path matches it.
-    pub fn for_path(&self, path: &str) -> Option<String> {
+    /// The route a request path falls under, if any.
+    pub fn matching(&self, path: &str) -> Option<&RouteEntry> {
         let segments: Vec<&str> = path.split('/').collect();
-        self.paths
-            .iter()
-            .find(|(template, _)| {
-                template.len() == segments.len()
-                    && template
-                        .iter()
-                        .zip(&segments)
-                        .all(|(t, s)| t.as_deref().is_none_or(|t| t == *s))
-            })
-            .map(|(_, methods)| methods.clone())
+        self.routes.iter().find(|route| {
+            route.segments.len() == segments.len()
+                && route
+                    .segments
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t.as_deref().is_none_or(|t| t == *s))
+        })
     }
 }

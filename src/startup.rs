@@ -11,7 +11,7 @@ use poem::{
     endpoint::make_sync,
     get,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-    middleware::{CatchPanic, Tracing},
+    middleware::CatchPanic,
     web::Html,
 };
 
@@ -22,13 +22,15 @@ use crate::{
         Auth,
         bearer::TOKEN_URL,
         discovery::ServerMetadata,
+        endpoint::TokenContext,
         throttle::{Throttle, TrustedProxies},
     },
     config::Config,
     error::{self, Error},
-    openapi::{self, AllowedMethods},
+    openapi::{self, RouteTable},
     players::PlayerStore,
     request::{self, BodyLimit},
+    telemetry::{self, Metrics},
 };
 
 /// How long in-flight requests may take to finish after a shutdown signal.
@@ -108,11 +110,13 @@ fn routes(
     let service = openapi::service();
     let document = openapi::document(&service);
     let swagger = openapi::swagger_page(&service, &document);
-    let allowed = Arc::new(
-        AllowedMethods::from_document(&document)
+    let routes = Arc::new(
+        RouteTable::from_document(&document)
             .with_read_only("/openapi.json")
-            .with_read_only("/swagger"),
+            .with_read_only("/swagger")
+            .with_read_only("/metrics"),
     );
+    let metrics = Arc::new(Metrics::new());
 
     let spec_json = make_sync(move |_| {
         poem::Response::builder()
@@ -120,44 +124,62 @@ fn routes(
             .body(document.clone())
     });
     let swagger_ui = make_sync(move |_| Html(swagger.clone()));
+    let metrics_text = make_sync({
+        let metrics = metrics.clone();
+        move |_| {
+            poem::Response::builder()
+                .content_type("text/plain; version=0.0.4; charset=utf-8")
+                .body(metrics.render())
+        }
+    });
 
     Route::new()
         .nest("/", service)
         .at("/openapi.json", get(spec_json))
         .at("/swagger", get(swagger_ui))
+        .at("/metrics", get(metrics_text))
         .data(store)
-        .data(auth.clients)
-        .data(auth.issuer)
+        .data(Arc::new(TokenContext {
+            clients: auth.clients,
+            issuer: auth.issuer,
+            throttle: throttle.clone(),
+            metrics: metrics.clone(),
+        }))
         .data(auth.validator)
         .data(metadata)
         .data(throttle)
         .data(TrustedProxies(config.trusted_proxies.clone()))
         .data(body_limit)
-        .around(move |endpoint, request| {
-            let allowed = allowed.clone();
-            async move {
-                let path = request.uri().path().to_owned();
-                // A declared body over the limit is refused before anything else, the
-                // token check included (a chunked one is stopped while being read).
-                if request::content_length(&request).is_some_and(|n| n > body_limit.0 as u64) {
-                    let error = if path == TOKEN_URL {
-                        Error::token_body_too_large()
-                    } else {
-                        Error::PayloadTooLarge
-                    };
-                    return Ok(error.as_response());
+        .data(metrics.clone())
+        .around({
+            let routes = routes.clone();
+            move |endpoint, request| {
+                let routes = routes.clone();
+                async move {
+                    let path = request.uri().path().to_owned();
+                    // A declared body over the limit is refused before anything else, the
+                    // token check included (a chunked one is stopped while being read).
+                    if request::content_length(&request).is_some_and(|n| n > body_limit.0 as u64) {
+                        let error = if path == TOKEN_URL {
+                            Error::token_body_too_large()
+                        } else {
+                            Error::PayloadTooLarge
+                        };
+                        return Ok(error.as_response());
+                    }
+                    Ok(match endpoint.call(request).await {
+                        Ok(response) => response,
+                        Err(err) => error::into_response(err, || {
+                            routes.matching(&path).map(|r| r.allow.clone())
+                        }),
+                    })
                 }
-                Ok(match endpoint.call(request).await {
-                    Ok(response) => response,
-                    Err(err) => error::into_response(err, || allowed.for_path(&path)),
-                })
             }
         })
-        .with(
-            CatchPanic::new()
-                .with_handler(|_| poem::error::ResponseError::as_response(&Error::Internal)),
-        )
-        .with(Tracing)
+        .with(CatchPanic::new().with_handler(|_| Error::Internal.as_response()))
+        .around(move |endpoint, request| {
+            telemetry::observe(endpoint, request, routes.clone(), metrics.clone())
+        })
         .boxed()
 }
 

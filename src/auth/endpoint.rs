@@ -25,6 +25,7 @@ use crate::{
     error::{Error, OAuthCode, OAuthErrorBody},
     openapi::ApiTag,
     request::{self, BodyError},
+    telemetry::Metrics,
 };
 
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
@@ -340,6 +341,14 @@ fn grant_scope(allowed: &[Scope], requested: Option<&str>) -> Result<String, Err
         .join(" "))
 }
 
+/// What the token endpoint works with, built once at start-up.
+pub struct TokenContext {
+    pub clients: Arc<ClientRegistry>,
+    pub issuer: Arc<TokenIssuer>,
+    pub throttle: Arc<Throttle>,
+    pub metrics: Arc<Metrics>,
+}
+
 /// The token endpoint.
 pub struct TokenApi;
 
@@ -360,12 +369,16 @@ impl TokenApi {
     async fn issue_token(
         &self,
         request: &Request,
-        clients: Data<&Arc<ClientRegistry>>,
-        issuer: Data<&Arc<TokenIssuer>>,
-        throttle: Data<&Arc<Throttle>>,
+        context: Data<&Arc<TokenContext>>,
         address: ClientAddress,
         body: TokenRequestBody,
     ) -> Result<TokenResponses, Error> {
+        let TokenContext {
+            clients,
+            issuer,
+            throttle,
+            metrics,
+        } = context.as_ref();
         let params = body.0;
         let basic = basic_credentials(request);
         if basic.is_some() && params.client_secret.is_some() {
@@ -387,6 +400,7 @@ impl TokenApi {
         let source = address.0.map(|a| a.to_string()).unwrap_or_default();
         let refuse = |client_id: &str, reason: &str| {
             audit_refusal(client_id, reason, &source);
+            metrics.authentication_failed(reason);
             if let Some(address) = address.0 {
                 throttle.record_failure(address);
             }
@@ -434,6 +448,7 @@ impl TokenApi {
 
         let scope = grant_scope(&client.scopes, params.scope.as_deref())?;
         let token = issuer.issue(&client.id, scope)?;
+        metrics.token_issued();
         tracing::info!(
             target: AUDIT,
             event = "token_issued",

@@ -133,6 +133,9 @@ impl<'a> FromRequest<'a> for ClientAddress {
             (address, request.data::<std::sync::Arc<Throttle>>())
             && let Err(retry_after) = throttle.check(address)
         {
+            if let Some(metrics) = request.data::<std::sync::Arc<crate::telemetry::Metrics>>() {
+                metrics.throttled();
+            }
             return Err(Error::TooManyRequests { retry_after }.into());
         }
         Ok(ClientAddress(address))

@@ -197,6 +197,18 @@ impl PlayerStore {
         Ok(result.rows_affected() > 0)
     }
 
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| match db_error(e) {
+                Error::Internal => Error::Unavailable,
+                other => other,
+            })
+    }
+
     /// Closes the pool, waiting for connections to finish (used at shutdown).
     pub async fn close(&self) {
         self.pool.close().await;

@@ -4,6 +4,7 @@ mod clients;
 mod hardening;
 mod helpers;
 mod openapi;
+mod operations;
 mod players;
 mod process;
 mod protection;

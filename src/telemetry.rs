@@ -1,0 +1,241 @@
+//! What operators see: a span and a log line per request, request ids, and Prometheus
+//! metrics at `GET /metrics`.
+//!
+//! | metric | labels |
+//! |---|---|
+//! | `http_requests_total` | `method`, `route`, `status` |
+//! | `http_request_duration_seconds` (histogram) | `route` |
+//! | `tokens_issued_total` | |
+//! | `client_authentication_failures_total` | `reason` |
+//! | `throttled_requests_total` | |
+//!
+//! `route` is the path template (`/players/{id}`) or `unmatched`, so label cardinality is
+//! bounded whatever clients send. Only the method, the route, the status, the latency and
+//! the request id are logged: never headers, bodies or query strings, so tokens and secrets
+//! cannot reach the log.
+
+use std::{sync::Arc, time::Instant};
+
+use poem::{
+    Endpoint, IntoResponse, Request, Response,
+    http::{HeaderName, HeaderValue},
+};
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    registry::Registry,
+};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::openapi::RouteTable;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabel {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+/// The service's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabel, Histogram>,
+    tokens_issued: Counter,
+    auth_failures: Family<ReasonLabel, Counter>,
+    throttled: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ])
+        });
+        let tokens_issued = Counter::default();
+        let auth_failures = Family::<ReasonLabel, Counter>::default();
+        let throttled = Counter::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "tokens_issued",
+            "Access tokens issued",
+            tokens_issued.clone(),
+        );
+        registry.register(
+            "client_authentication_failures",
+            "Failed client authentications at the token endpoint, by reason",
+            auth_failures.clone(),
+        );
+        registry.register(
+            "throttled_requests",
+            "Token requests refused with 429 by the brute-force throttle",
+            throttled.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            tokens_issued,
+            auth_failures,
+            throttled,
+        }
+    }
+
+    pub fn token_issued(&self) {
+        self.tokens_issued.inc();
+    }
+
+    pub fn authentication_failed(&self, reason: &str) {
+        self.auth_failures
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn throttled(&self) {
+        self.throttled.inc();
+    }
+
+    fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabel {
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if encode(&mut text, &self.registry).is_err() {
+            tracing::error!("encoding metrics failed");
+        }
+        text
+    }
+}
+
+/// A client's `X-Request-Id` if it is short and plain (letters, digits, `-_.:`), else a
+/// new UUID: an id is echoed and logged, so it must not carry anything else.
+fn request_id(request: &Request) -> String {
+    request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=128).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| Uuid::new_v4().to_string())
+}
+
+/// Wraps the app: request id in and out, one span and one log line per request, metrics.
+/// `inner` must already have turned every error into a response.
+pub async fn observe<E: Endpoint<Output = Response>>(
+    inner: Arc<E>,
+    request: Request,
+    routes: Arc<RouteTable>,
+    metrics: Arc<Metrics>,
+) -> poem::Result<Response> {
+    let started = Instant::now();
+    let id = request_id(&request);
+    let method = request.method().as_str().to_owned();
+    let route = routes
+        .matching(request.uri().path())
+        .map(|r| r.template.as_str())
+        .unwrap_or("unmatched")
+        .to_owned();
+    let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
+    let mut response = match inner.call(request).instrument(span.clone()).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    };
+    let status = response.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    metrics.request(&method, &route, status, seconds);
+    span.in_scope(|| {
+        tracing::info!(status, latency_ms = seconds * 1000.0, "request completed");
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(response.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_request_ids_are_kept_and_others_replaced() {
+        let with = |v: &str| request_id(&Request::builder().header("x-request-id", v).finish());
+        assert_eq!(with("abc-123_x.y:z"), "abc-123_x.y:z");
+        assert_ne!(with("has space"), "has space");
+        assert_ne!(with(&"a".repeat(129)), "a".repeat(129));
+        assert_eq!(request_id(&Request::builder().finish()).len(), 36);
+    }
+
+    #[test]
+    fn metrics_render_in_prometheus_text() {
+        let m = Metrics::new();
+        m.token_issued();
+        m.authentication_failed("wrong_secret");
+        m.request("GET", "/players", 200, 0.001);
+        let text = m.render();
+        assert!(text.contains("tokens_issued_total 1"), "{text}");
+        assert!(
+            text.contains("client_authentication_failures_total{reason=\"wrong_secret\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "http_requests_total{method=\"GET\",route=\"/players\",status=\"200\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("http_request_duration_seconds_bucket"),
+            "{text}"
+        );
+    }
+}
