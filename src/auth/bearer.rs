@@ -81,6 +81,22 @@ impl TokenValidator {
                 "The token is not an access token (typ must be at+jwt)",
             ));
         }
+        // This service issues tokens with `typ` and `alg` only. A key id or an embedded or
+        // referenced key is never ours and is never followed (RFC 8725 §3.10): no fetch,
+        // no file read, just a refusal.
+        let h = &data.header;
+        if h.kid.is_some()
+            || h.jku.is_some()
+            || h.jwk.is_some()
+            || h.x5u.is_some()
+            || h.x5c.is_some()
+            || h.x5t.is_some()
+            || h.x5t_s256.is_some()
+        {
+            return Err(Error::InvalidToken(
+                "The token names a key this server does not use",
+            ));
+        }
         if data.header.crit.is_some() {
             return Err(Error::InvalidToken(
                 "The token has critical header parameters this server does not understand",
@@ -108,13 +124,19 @@ fn describe(kind: &ErrorKind) -> &'static str {
 /// The token of an `Authorization: Bearer` header (scheme case-insensitive, RFC 9110
 /// §11.1), or `None` when there is no header or it uses another scheme.
 fn bearer_token(request: &Request) -> Option<&str> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    // `Bearer` alone (trailing spaces are trimmed by the HTTP stack) is a Bearer attempt
-    // with an empty token, which is invalid rather than absent.
+    parse_bearer(
+        request
+            .headers()
+            .get(header::AUTHORIZATION)?
+            .to_str()
+            .ok()?,
+    )
+}
+
+/// The token of an `Authorization` value in the Bearer scheme. `Bearer` alone (trailing
+/// spaces are trimmed by the HTTP stack) is a Bearer attempt with an empty token, which is
+/// invalid rather than absent.
+fn parse_bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -194,5 +216,53 @@ impl<'a, S: WriteScope> ApiExtractor<'a> for BearerAuth<S> {
             return Err(Error::InsufficientScope(S::CHALLENGE).into());
         }
         Ok(BearerAuth(principal, PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use secrecy::SecretString;
+
+    use super::*;
+
+    fn validator() -> TokenValidator {
+        TokenValidator::new(&JwtConfig {
+            key: SecretString::from("0123456789abcdef0123456789abcdef"),
+            issuer: "i".into(),
+            audience: "a".into(),
+            expires_in_seconds: 60,
+        })
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_others_are_not_bearer() {
+        assert_eq!(parse_bearer("Bearer abc"), Some("abc"));
+        assert_eq!(parse_bearer("bEaReR  abc "), Some("abc"));
+        assert_eq!(parse_bearer("Bearer"), Some(""));
+        assert_eq!(parse_bearer("Basic abc"), None);
+        assert_eq!(parse_bearer("Bearerabc"), None);
+    }
+
+    proptest! {
+        /// Whatever the header holds, parsing and validating it neither panics nor
+        /// authenticates.
+        #[test]
+        fn arbitrary_authorization_values_never_authenticate(value in ".{0,300}") {
+            let validator = validator();
+            if let Some(token) = parse_bearer(&value) {
+                prop_assert!(validator.validate(token).is_err());
+            }
+        }
+
+        #[test]
+        fn arbitrary_jwt_shaped_tokens_never_authenticate(
+            header in "[A-Za-z0-9_-]{0,80}",
+            claims in "[A-Za-z0-9_-]{0,200}",
+            signature in "[A-Za-z0-9_-]{0,60}",
+        ) {
+            let token = format!("{header}.{claims}.{signature}");
+            prop_assert!(validator().validate(&token).is_err());
+        }
     }
 }

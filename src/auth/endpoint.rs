@@ -511,6 +511,36 @@ mod tests {
         assert_eq!(form_decode("%FF"), None);
     }
 
+    proptest::proptest! {
+        /// Arbitrary token request bodies and Basic values never panic, and never
+        /// authenticate a client.
+        #[test]
+        fn arbitrary_requests_never_panic_or_authenticate(
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..400),
+            basic in ".{0,200}",
+        ) {
+            let _ = TokenParams::from_form(&body);
+            let _ = TokenParams::from_json(&body);
+            let registry = ClientRegistry::new(&[crate::config::ClientConfig {
+                client_id: "svc".into(),
+                secret: crate::config::ClientSecret::Plain("right-secret".to_owned().into()),
+                scopes: vec![Scope::ApiWrite],
+            }]);
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            for encoded in [basic.clone(), STANDARD.encode(&basic)] {
+                if let Some(creds) = decode_basic(&encoded) {
+                    let decoded = form_decode(&creds.id).zip(form_decode(&creds.secret));
+                    let mut candidates = vec![(creds.id.as_str(), creds.secret.as_str())];
+                    if let Some((id, secret)) = &decoded {
+                        candidates.push((id.as_str(), secret.as_str()));
+                    }
+                    let outcome = runtime.block_on(registry.authenticate(&candidates));
+                    proptest::prop_assert!(outcome.is_err() || candidates.iter().any(|c| c.1 == "right-secret"));
+                }
+            }
+        }
+    }
+
     #[test]
     fn scope_is_narrowed_or_refused() {
         let allowed = vec![Scope::ApiWrite, Scope::PlayersDelete];

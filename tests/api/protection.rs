@@ -306,3 +306,115 @@ async fn reads_need_no_token_and_ignore_a_bad_one() {
         assert_eq!(response.status(), 200, "{path}");
     }
 }
+
+/// The attack battery: every token a hostile client might try, each a 401
+/// `invalid_token` with its challenge, and the server healthy after.
+#[tokio::test]
+async fn hostile_tokens_are_all_invalid() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let signed_with = |header: Value| {
+        // Sign header.claims with the real key, whatever the header says.
+        use hmac::Mac;
+        let input = format!("{}.{}", b64(&header), b64(&claims()));
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(KEY.as_bytes()).unwrap();
+        mac.update(input.as_bytes());
+        let signature =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{input}.{signature}")
+    };
+    let mut cases: Vec<(String, String)> = Vec::new();
+    for alg in ["none", "None", "nOnE", "NONE"] {
+        let header = json!({"alg": alg, "typ": "at+jwt"});
+        cases.push((
+            format!("alg {alg} unsigned"),
+            format!("{}.{}.", b64(&header), b64(&claims())),
+        ));
+        cases.push((format!("alg {alg} signed"), signed_with(header)));
+    }
+    for alg in ["RS256", "ES256", "PS256", "EdDSA"] {
+        cases.push((
+            format!("{alg} header"),
+            signed_with(json!({"alg": alg, "typ": "at+jwt"})),
+        ));
+    }
+    let hostile_headers = [
+        (
+            "embedded jwk",
+            json!({"alg": "HS256", "typ": "at+jwt", "jwk": {"kty": "oct", "k": "YQ"}}),
+        ),
+        (
+            "jku",
+            json!({"alg": "HS256", "typ": "at+jwt", "jku": "http://127.0.0.1:1/jwks.json"}),
+        ),
+        (
+            "x5u",
+            json!({"alg": "HS256", "typ": "at+jwt", "x5u": "http://127.0.0.1:1/cert.pem"}),
+        ),
+        (
+            "path kid",
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": "../../../../etc/passwd"}),
+        ),
+        (
+            "sql kid",
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": "' OR 1=1 --"}),
+        ),
+        (
+            "unknown crit",
+            json!({"alg": "HS256", "typ": "at+jwt", "crit": ["x-custom"], "x-custom": 1}),
+        ),
+    ];
+    for (name, header) in hostile_headers {
+        cases.push((name.to_owned(), signed_with(header)));
+    }
+    let aud_array = {
+        let mut c = claims();
+        c["aud"] = json!(["someone-else", "another"]);
+        sign(&at_jwt_header(Algorithm::HS256), &c, KEY)
+    };
+    cases.push(("aud array without ours".into(), aud_array));
+    let good = good_token_with(|_| {});
+    let parts: Vec<&str> = good.split('.').collect();
+    cases.push(("two segments".into(), format!("{}.{}", parts[0], parts[1])));
+    cases.push(("four segments".into(), format!("{good}.{}", parts[2])));
+    cases.push((
+        "five segments".into(),
+        format!("{good}.{}.{}", parts[1], parts[2]),
+    ));
+    cases.push((
+        "non-base64url characters".into(),
+        format!("{}.{}!.{}", parts[0], parts[1], parts[2]),
+    ));
+    cases.push((
+        "8 KiB".into(),
+        format!("{}.{}.{}", parts[0], "A".repeat(8000), parts[2]),
+    ));
+    for (name, token) in cases {
+        let response = app
+            .http
+            .delete(app.url("/players/squadnumber/10"))
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{name}");
+        assert_invalid_token(response).await;
+    }
+    // The player is still there and the server still answers.
+    assert_eq!(app.get("/players/squadnumber/10").await.status(), 200);
+    assert_eq!(app.get("/health").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_token_in_the_query_string_is_ignored() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let response = app
+        .http
+        .delete(app.url(&format!("/players/squadnumber/10?access_token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_no_credentials(response).await;
+}

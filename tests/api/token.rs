@@ -426,3 +426,36 @@ async fn get_on_the_token_endpoint_is_405_with_allow() {
     assert_eq!(header(response.headers(), "allow"), Some("POST"));
     problem(response, 405).await;
 }
+
+#[tokio::test]
+async fn hostile_token_requests_get_their_exact_errors() {
+    let app = spawn_app().await;
+    // A bad percent-escape in Basic: neither form matches.
+    let response = app
+        .post_token_with(
+            &basic(CLIENT_ID, "%E0%A4%A"),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    oauth_error(response, 401, "invalid_client").await;
+    // 8 MB body: refused from its Content-Length, never read.
+    let response = app
+        .http
+        .post(app.token_url())
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 8 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    oauth_error(response, 413, "invalid_request").await;
+    // A JSON array of parameters.
+    let response = app
+        .http
+        .post(app.token_url())
+        .json(&json!([{"grant_type": "client_credentials"}]))
+        .send()
+        .await
+        .unwrap();
+    oauth_error(response, 400, "invalid_request").await;
+    assert_eq!(app.get("/health").await.status(), 200);
+}
