@@ -414,3 +414,59 @@ fn check_config_validates_without_serving() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("jwt.key"));
 }
+
+#[tokio::test]
+async fn a_locked_database_answers_503_and_the_service_recovers() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("players.db");
+    let url = format!("sqlite://{}", db.display());
+    let config = players_api::Config::from_toml_str(
+        &config_toml_with(&url, "database = { busy_timeout_ms = 200 }"),
+        "debug",
+    )
+    .unwrap();
+    let app = players_api::build(config).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    let http = reqwest::Client::new();
+    let body: Value = http
+        .post(format!("{base}/auth/token"))
+        .form(&good_form())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let create = |squad: i64| {
+        http.post(format!("{base}/players"))
+            .bearer_auth(&token)
+            .json(&player_body(squad))
+            .send()
+    };
+
+    // Another process holds the write lock longer than the busy timeout.
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    problem(create(90).await.unwrap(), 503).await;
+    assert_eq!(
+        http.get(format!("{base}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    assert_eq!(
+        create(90).await.unwrap().status(),
+        201,
+        "the service recovers"
+    );
+}
