@@ -123,20 +123,29 @@ fn create_client(client_id: &str, scope_names: &[String], profile: &str) -> Exit
 }
 
 /// Logs go to stdout: human-readable lines, or JSON lines with `log.format = "json"`.
-/// The level comes from `RUST_LOG` (default `info`).
-fn init_logging(format: LogFormat) {
+/// The level comes from `RUST_LOG` (default `info`). Lines are written by a background
+/// thread so requests never wait on the terminal or disk; it is not lossy (a full buffer
+/// makes the logger wait rather than drop an audit line), and the returned guard flushes
+/// it at exit.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stdout());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     match format {
         LogFormat::Json => builder.json().with_current_span(true).init(),
         LogFormat::Text => builder.with_ansi(std::io::stdout().is_terminal()).init(),
     }
+    guard
 }
 
 async fn serve() -> ExitCode {
     let loaded = Config::load();
     // The log format is configuration; a configuration error is logged as text.
-    init_logging(
+    let _log_guard = init_logging(
         loaded
             .as_ref()
             .map(|(c, _)| c.log.format)

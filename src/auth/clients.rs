@@ -169,10 +169,9 @@ impl ClientRegistry {
                         }
                         Check::Hashed { verified, .. } => {
                             let remembered = verified.lock().ok().and_then(|v| *v);
-                            if let Some((known, until)) = remembered
-                                && now < until
-                                && bool::from(known.ct_eq(&digest))
-                            {
+                            if remembered.is_some_and(|(known, until)| {
+                                now < until && bool::from(known.ct_eq(&digest))
+                            }) {
                                 return Ok(client);
                             }
                             slow.push((Some(client), secret));
@@ -191,7 +190,17 @@ impl ClientRegistry {
                 }) => hash.clone(),
                 _ => self.dummy.clone(),
             };
-            if self.verify_argon2(hash, secret).await
+            let Ok(_permit) = self.argon2.acquire().await else {
+                continue;
+            };
+            // While this request waited for a permit, another may have verified the same
+            // secret: many first requests arriving together then cost one Argon2 run.
+            if let Some(client) = client
+                && self.remembered(client, secret)
+            {
+                return Ok(client);
+            }
+            if verify_argon2(hash, secret).await
                 && let Some(client) = client
             {
                 if let Check::Hashed { verified, .. } = &client.check
@@ -208,20 +217,28 @@ impl ClientRegistry {
         Err(refusal)
     }
 
-    /// One Argon2 verification on the blocking pool, at most [`argon2_permits`] at once.
-    async fn verify_argon2(&self, hash: PasswordHashString, secret: &str) -> bool {
-        let Ok(_permit) = self.argon2.acquire().await else {
+    /// Whether `secret` is the remembered, still fresh secret of a hashed `client`.
+    fn remembered(&self, client: &Client, secret: &str) -> bool {
+        let Check::Hashed { verified, .. } = &client.check else {
             return false;
         };
-        let secret = secret.to_owned();
-        tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .verify_password(secret.as_bytes(), &hash.password_hash())
-                .is_ok()
+        let remembered = verified.lock().ok().and_then(|v| *v);
+        remembered.is_some_and(|(known, until)| {
+            Instant::now() < until && bool::from(known.ct_eq(&self.digest(secret.as_bytes())))
         })
-        .await
-        .unwrap_or(false)
     }
+}
+
+/// One Argon2 verification on the blocking pool (the caller holds a permit).
+async fn verify_argon2(hash: PasswordHashString, secret: &str) -> bool {
+    let secret = secret.to_owned();
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .verify_password(secret.as_bytes(), &hash.password_hash())
+            .is_ok()
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// A newly created client: its secret, to hand over once, and the configuration entry
