@@ -11,9 +11,14 @@ use argon2::{
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use players_api::{
-    auth::{ClientRegistry, TokenIssuer, TokenValidator, scopes::Scope},
+    auth::{
+        ClientRegistry, TokenIssuer, TokenValidator,
+        endpoint::{TokenParams, TokenResponse, grant_scope},
+        scopes::Scope,
+    },
     config::{ClientConfig, ClientSecret, JwtConfig},
 };
+use poem_openapi::types::ToJSON;
 use secrecy::SecretString;
 
 const SECRET: &str = "Zl7yq0c1w3fQ9u2mS8kV4pXrT6bN5hJdE1aG0oLzYiU";
@@ -82,7 +87,54 @@ fn tokens(c: &mut Criterion) {
     let mut forged = token.clone();
     forged.pop();
     forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+    let expired = {
+        // Expired long ago, signed with the right key.
+        let claims = serde_json::json!({
+            "iss": "bench-issuer", "aud": "bench-audience", "sub": "client", "client_id": "client",
+            "scope": "api:write", "iat": 1_000_000_000u64, "nbf": 1_000_000_000u64,
+            "exp": 1_000_000_100u64, "jti": "x"
+        });
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.typ = Some("at+jwt".into());
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(
+                b"1LnBfWcu7gTDmqT41QCW4ANu1xsHMcseingKWruVveM=",
+            ),
+        )
+        .unwrap()
+    };
+    assert!(validator.validate(&expired).is_err());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let registry = registry();
+    let form =
+        format!("grant_type=client_credentials&client_id=plain&client_secret={SECRET}&scope=");
     let mut group = c.benchmark_group("token");
+    // The token endpoint's own work, without HTTP: parse the form, check the client,
+    // grant the scope, sign, serialise the response.
+    group.bench_function("grant_pipeline", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let params = TokenParams::from_form(form.as_bytes()).unwrap();
+            let id = params.client_id.as_deref().unwrap();
+            let secret = params.client_secret.as_deref().unwrap();
+            let client = registry.authenticate(&[(id, secret)]).await.unwrap();
+            let scope = grant_scope(&client.scopes, params.scope.as_deref()).unwrap();
+            let token = issuer.issue(&client.id, scope).unwrap();
+            black_box(
+                TokenResponse {
+                    access_token: token.access_token,
+                    token_type: "Bearer".into(),
+                    expires_in: token.expires_in,
+                    scope: token.scope,
+                }
+                .to_json_string(),
+            )
+        })
+    });
+    group.bench_function("validate_expired", |b| {
+        b.iter(|| black_box(validator.validate(&expired).is_err()))
+    });
     group.bench_function("issue", |b| {
         b.iter(|| black_box(issuer.issue("client", "api:write".into()).unwrap()))
     });

@@ -161,13 +161,13 @@ impl TokenParams {
         Ok(params)
     }
 
-    fn from_form(body: &[u8]) -> Result<Self, Error> {
+    pub fn from_form(body: &[u8]) -> Result<Self, Error> {
         Self::from_pairs(
             form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())),
         )
     }
 
-    fn from_json(body: &[u8]) -> Result<Self, Error> {
+    pub fn from_json(body: &[u8]) -> Result<Self, Error> {
         let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
             .map_err(|_| invalid_request("The request body is not a JSON object"))?;
         let mut pairs = Vec::with_capacity(object.len());
@@ -310,7 +310,7 @@ fn audit_refusal(client_id: &str, reason: &str, source: &str) {
 
 /// Every scope in `requested` if the client may have them all; all of the client's scopes
 /// when nothing is requested.
-fn grant_scope(allowed: &[Scope], requested: Option<&str>) -> Result<String, Error> {
+pub fn grant_scope(allowed: &[Scope], requested: Option<&str>) -> Result<String, Error> {
     // `str::is_empty` by name: poem-openapi's `Type` trait, in scope here, has an
     // `is_empty` of its own that method resolution would pick for `&&str`.
     let requested: Vec<&str> = requested
