@@ -1,11 +1,15 @@
-//! Player storage over sqlx. The SQL is portable (placeholders `$n`, TEXT ids and dates,
-//! a named UNIQUE constraint), so the same statements serve SQLite and PostgreSQL.
+//! Player storage over sqlx, on SQLite (the embedded default) or PostgreSQL (several
+//! instances sharing one database). The SQL is portable (placeholders `$n`, TEXT ids and
+//! dates, a named UNIQUE constraint), so each statement is written once and run on
+//! whichever pool the URL selected; only the migrations differ (`migrations/sqlite`,
+//! `migrations/postgres`: BIGINT squad numbers on PostgreSQL).
 
 use std::{str::FromStr, time::Duration};
 
 use chrono::NaiveDate;
 use sqlx::{
-    FromRow, SqlitePool,
+    FromRow, PgPool, SqlitePool,
+    postgres::{PgConnectOptions, PgDatabaseError, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use uuid::Uuid;
@@ -15,9 +19,6 @@ use crate::{
     config::{DatabaseConfig, Synchronous},
     error::Error,
 };
-
-const COLUMNS: &str = "id, first_name, middle_name, last_name, date_of_birth, squad_number, \
-                       position, abbr_position, team, league, starting11";
 
 #[derive(Debug, FromRow)]
 struct PlayerRow {
@@ -61,23 +62,69 @@ impl TryFrom<PlayerRow> for Player {
     }
 }
 
-/// The players table.
+/// The players table, on one of the supported databases.
 #[derive(Clone)]
 pub struct PlayerStore {
-    pool: SqlitePool,
+    pool: Pool,
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool the store has: one statement, type
+/// checked against each driver.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Binds a player's fields as `$first..` in INSERT's column order (after the id there).
+macro_rules! bind_player {
+    ($query:expr, $new:expr) => {
+        $query
+            .bind(&$new.first_name)
+            .bind(&$new.middle_name)
+            .bind(&$new.last_name)
+            .bind($new.date_of_birth.map(|d| d.format("%Y-%m-%d").to_string()))
+            .bind($new.squad_number.get())
+            .bind(&$new.position)
+            .bind(&$new.abbr_position)
+            .bind(&$new.team)
+            .bind(&$new.league)
+            .bind($new.starting11)
+    };
 }
 
 /// A database failure as the client sees it: 503 when the database is unreachable, busy,
-/// read-only or out of space (it may recover; the process stays up), 500 otherwise.
+/// read-only, out of space or shutting down (it may recover; the process stays up), 500
+/// otherwise.
 fn db_error(e: sqlx::Error) -> Error {
     let unavailable = match &e {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+        sqlx::Error::Database(db) => match db.try_downcast_ref::<PgDatabaseError>() {
+            // SQLSTATE classes 08 (connection), 53 (insufficient resources), 57
+            // (operator intervention, e.g. shutdown); 25006 read-only transaction.
+            Some(pg) => {
+                let code = pg.code();
+                code.starts_with("08")
+                    || code.starts_with("53")
+                    || code.starts_with("57")
+                    || code == "25006"
+            }
             // SQLite primary result codes (the low byte of extended codes): BUSY 5,
             // LOCKED 6, NOMEM 7, READONLY 8, IOERR 10, FULL 13, CANTOPEN 14.
-            code.parse::<i32>()
-                .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 8 | 10 | 13 | 14))
-        }),
+            None => db.code().is_some_and(|code| {
+                code.parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 8 | 10 | 13 | 14))
+            }),
+        },
         _ => false,
     };
     if unavailable {
@@ -89,79 +136,92 @@ fn db_error(e: sqlx::Error) -> Error {
 }
 
 impl PlayerStore {
-    /// Opens (creating if needed) the SQLite database at `url` and applies the
-    /// migrations, which also seed the squad on first start.
+    /// Opens the database at `url` — `sqlite://...` (created if needed) or
+    /// `postgres://...` — and applies its migrations, which also seed the squad on first
+    /// start. On PostgreSQL the migrator holds an advisory lock, so instances starting
+    /// together migrate and seed once.
     pub async fn connect(url: &str, settings: &DatabaseConfig) -> Result<Self, sqlx::Error> {
         let timeout = Duration::from_millis(settings.busy_timeout_ms);
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            // WAL + NORMAL: a commit survives a crash of this process, not of the OS;
-            // FULL syncs every commit to the disk before it is acknowledged.
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match settings.synchronous {
-                Synchronous::Normal => SqliteSynchronous::Normal,
-                Synchronous::Full => SqliteSynchronous::Full,
-            })
-            .busy_timeout(timeout)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(settings.max_connections)
-            .acquire_timeout(timeout)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(timeout)
+                .connect_with(options)
+                .await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            Pool::Postgres(pool)
+        } else {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                // WAL + NORMAL: a commit survives a crash of this process, not of the OS;
+                // FULL syncs every commit to the disk before it is acknowledged.
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(match settings.synchronous {
+                    Synchronous::Normal => SqliteSynchronous::Normal,
+                    Synchronous::Full => SqliteSynchronous::Full,
+                })
+                .busy_timeout(timeout)
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(timeout)
+                .connect_with(options)
+                .await?;
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            Pool::Sqlite(pool)
+        };
         Ok(Self { pool })
     }
 
     pub async fn all(&self) -> Result<Vec<Player>, Error> {
-        let sql = format!("SELECT {COLUMNS} FROM players ORDER BY squad_number");
-        sqlx::query_as::<_, PlayerRow>(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(Player::try_from)
-            .collect()
+        const SQL: &str = concat!(
+            "SELECT id, first_name, middle_name, last_name, date_of_birth, squad_number, ",
+            "position, abbr_position, team, league, starting11 FROM players ORDER BY squad_number"
+        );
+        let rows: Vec<PlayerRow> =
+            with_pool!(self, pool => sqlx::query_as(SQL).fetch_all(pool).await)
+                .map_err(db_error)?;
+        rows.into_iter().map(Player::try_from).collect()
     }
 
     pub async fn by_id(&self, id: Uuid) -> Result<Option<Player>, Error> {
-        let sql = format!("SELECT {COLUMNS} FROM players WHERE id = $1");
-        self.fetch_one(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.to_string()))
-            .await
+        const SQL: &str = concat!(
+            "SELECT id, first_name, middle_name, last_name, date_of_birth, squad_number, ",
+            "position, abbr_position, team, league, starting11 FROM players WHERE id = $1"
+        );
+        let id = id.to_string();
+        let row: Option<PlayerRow> =
+            with_pool!(self, pool => sqlx::query_as(SQL).bind(&id).fetch_optional(pool).await)
+                .map_err(db_error)?;
+        row.map(Player::try_from).transpose()
     }
 
     pub async fn by_squad_number(&self, squad_number: i64) -> Result<Option<Player>, Error> {
-        let sql = format!("SELECT {COLUMNS} FROM players WHERE squad_number = $1");
-        self.fetch_one(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(squad_number))
-            .await
-    }
-
-    async fn fetch_one(
-        &self,
-        query: sqlx::query::QueryAs<'_, sqlx::Sqlite, PlayerRow, sqlx::sqlite::SqliteArguments>,
-    ) -> Result<Option<Player>, Error> {
-        query
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-            .map(Player::try_from)
-            .transpose()
+        const SQL: &str = concat!(
+            "SELECT id, first_name, middle_name, last_name, date_of_birth, squad_number, ",
+            "position, abbr_position, team, league, starting11 FROM players WHERE squad_number = $1"
+        );
+        let row: Option<PlayerRow> =
+            with_pool!(self, pool => sqlx::query_as(SQL).bind(squad_number).fetch_optional(pool).await)
+                .map_err(db_error)?;
+        row.map(Player::try_from).transpose()
     }
 
     /// Inserts a new player with a fresh id; a taken squad number is a conflict.
     pub async fn create(&self, new: NewPlayer) -> Result<Player, Error> {
-        let id = Uuid::new_v4();
-        let sql = format!(
-            "INSERT INTO players ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        const SQL: &str = concat!(
+            "INSERT INTO players (id, first_name, middle_name, last_name, date_of_birth, ",
+            "squad_number, position, abbr_position, team, league, starting11) ",
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         );
-        let result = bind_player(
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()),
-            &new,
-        )
-        .execute(&self.pool)
-        .await;
+        let id = Uuid::new_v4();
+        let id_text = id.to_string();
+        let result = with_pool!(self, pool => {
+            bind_player!(sqlx::query(SQL).bind(&id_text), new).execute(pool).await.map(|_| ())
+        });
         match result {
-            Ok(_) => Ok(player(id, new)),
+            Ok(()) => Ok(player(id, new)),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::Conflict(
                 "A player with this squad number already exists",
             )),
@@ -173,63 +233,42 @@ impl PlayerStore {
     /// Returns `false` when there is no such player.
     pub async fn replace(&self, new: NewPlayer) -> Result<bool, Error> {
         // Same binding order as INSERT ($1 is the id there); the squad number ($5) selects the row.
-        let result = bind_player(
-            sqlx::query(
-                "UPDATE players SET first_name = $1, middle_name = $2, last_name = $3, \
-                 date_of_birth = $4, position = $6, abbr_position = $7, team = $8, league = $9, \
-                 starting11 = $10 WHERE squad_number = $5",
-            ),
-            &new,
-        )
-        .execute(&self.pool)
-        .await
+        const SQL: &str = concat!(
+            "UPDATE players SET first_name = $1, middle_name = $2, last_name = $3, ",
+            "date_of_birth = $4, position = $6, abbr_position = $7, team = $8, league = $9, ",
+            "starting11 = $10 WHERE squad_number = $5"
+        );
+        let affected = with_pool!(self, pool => {
+            bind_player!(sqlx::query(SQL), new).execute(pool).await.map(|r| r.rows_affected())
+        })
         .map_err(db_error)?;
-        Ok(result.rows_affected() > 0)
+        Ok(affected > 0)
     }
 
     /// Deletes the player holding `squad_number`. Returns `false` when there is none.
     pub async fn delete(&self, squad_number: i64) -> Result<bool, Error> {
-        let result = sqlx::query("DELETE FROM players WHERE squad_number = $1")
-            .bind(squad_number)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(result.rows_affected() > 0)
+        const SQL: &str = "DELETE FROM players WHERE squad_number = $1";
+        let affected = with_pool!(self, pool => {
+            sqlx::query(SQL).bind(squad_number).execute(pool).await.map(|r| r.rows_affected())
+        })
+        .map_err(db_error)?;
+        Ok(affected > 0)
     }
 
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> Result<(), Error> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(|e| match db_error(e) {
+        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())).map_err(
+            |e| match db_error(e) {
                 Error::Internal => Error::Unavailable,
                 other => other,
-            })
+            },
+        )
     }
 
     /// Closes the pool, waiting for connections to finish (used at shutdown).
     pub async fn close(&self) {
-        self.pool.close().await;
+        with_pool!(self, pool => pool.close().await)
     }
-}
-
-fn bind_player<'q>(
-    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-    new: &'q NewPlayer,
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
-    query
-        .bind(&new.first_name)
-        .bind(&new.middle_name)
-        .bind(&new.last_name)
-        .bind(new.date_of_birth.map(|d| d.format("%Y-%m-%d").to_string()))
-        .bind(new.squad_number.get())
-        .bind(&new.position)
-        .bind(&new.abbr_position)
-        .bind(&new.team)
-        .bind(&new.league)
-        .bind(new.starting11)
 }
 
 fn player(id: Uuid, new: NewPlayer) -> Player {

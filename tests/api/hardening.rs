@@ -319,7 +319,13 @@ fn sigterm_stops_the_server_cleanly() {
 async fn a_read_only_database_answers_503_and_reads_still_work() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("players.db");
-    drop(spawn_app_on(&db).await);
+    // SQLite-specific: a read-only open of a file another app created.
+    let created = players_api::Config::from_toml_str(
+        &config_toml_with(&format!("sqlite://{}", db.display()), ""),
+        "debug",
+    )
+    .unwrap();
+    drop(players_api::build(created).await.unwrap());
     let url = format!("sqlite://{}?mode=ro", db.display());
     let config = players_api::Config::from_toml_str(&config_toml_with(&url, ""), "debug").unwrap();
     let app = players_api::build(config)

@@ -69,8 +69,61 @@ pub async fn spawn_app_on(db_path: &std::path::Path) -> TestApp {
     start(db_path, "").await
 }
 
+/// The PostgreSQL server the suite runs against, when `TEST_POSTGRES_URL` is set
+/// (e.g. `postgres://postgres@127.0.0.1:55432/postgres`); otherwise the suite uses SQLite.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// The database a test app uses for `db_path`: that SQLite file, or under
+/// `TEST_POSTGRES_URL` a PostgreSQL database of its own, named after the path (so a
+/// restarted app finds the same one), created on first use.
+pub async fn database_url(db_path: &std::path::Path) -> String {
+    let Some(admin) = postgres_url() else {
+        return format!("sqlite://{}", db_path.display());
+    };
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(db_path.display().to_string().as_bytes());
+    let name = format!(
+        "players_test_{}",
+        digest[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    create_postgres_database(&admin, &name).await;
+    with_database(&admin, &name)
+}
+
+/// `admin` with its database replaced by `name`.
+pub fn with_database(admin: &str, name: &str) -> String {
+    let mut url = url::Url::parse(admin).expect("TEST_POSTGRES_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+pub async fn create_postgres_database(admin: &str, name: &str) {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(admin)
+        .await
+        .expect("connect to TEST_POSTGRES_URL");
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_optional(&mut connection)
+        .await
+        .expect("query pg_database");
+    if exists.is_none() {
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut connection)
+            .await
+            .expect("create the test database");
+    }
+}
+
 async fn start(db_path: &std::path::Path, extra: &str) -> TestApp {
-    let url = format!("sqlite://{}", db_path.display());
+    let url = database_url(db_path).await;
     let config =
         Config::from_toml_str(&config_toml_with(&url, extra), "debug").expect("test config");
     let app = build(config).await.expect("app builds");

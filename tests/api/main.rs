@@ -6,6 +6,7 @@ mod helpers;
 mod openapi;
 mod operations;
 mod players;
+mod postgres;
 mod process;
 mod protection;
 mod startup;

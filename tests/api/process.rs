@@ -36,12 +36,18 @@ impl ServerProcess {
     /// database are added) and waits until it listens.
     pub fn start(config: &str) -> ServerProcess {
         let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("players.db").display());
+        Self::start_on(&url, config, dir)
+    }
+
+    /// As [`ServerProcess::start`], on the database at `url`.
+    pub fn start_with_database(url: &str, config: &str) -> ServerProcess {
+        Self::start_on(url, config, tempfile::tempdir().expect("temp dir"))
+    }
+
+    fn start_on(url: &str, config: &str, dir: TempDir) -> ServerProcess {
         let path = dir.path().join("config.toml");
-        let db = dir.path().join("players.db");
-        let text = format!(
-            "[default]\nport = 0\ndatabase_url = \"sqlite://{}\"\n{config}",
-            db.display()
-        );
+        let text = format!("[default]\nport = 0\ndatabase_url = \"{url}\"\n{config}");
         std::fs::write(&path, text).expect("write config");
         Self::start_with_file(&path, Arc::new(dir))
     }

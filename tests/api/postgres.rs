@@ -1,0 +1,249 @@
+//! PostgreSQL and several instances. These run only with `TEST_POSTGRES_URL`; the rest of
+//! the suite runs against PostgreSQL too when it is set (see `helpers::database_url`).
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::{helpers::*, process::ServerProcess};
+
+#[allow(non_snake_case)]
+#[test]
+fn the_postgresql_half_runs_only_with_TEST_POSTGRES_URL() {
+    match postgres_url() {
+        Some(url) => eprintln!("PostgreSQL half: running against {url}"),
+        None => eprintln!(
+            "PostgreSQL half SKIPPED: TEST_POSTGRES_URL is not set, so the suite ran on SQLite \\
+             only. .ci/run starts PostgreSQL and runs it (see the README)."
+        ),
+    }
+}
+
+const INSTANCE_CONFIG: &str = "[default.jwt]
+key = \"0123456789abcdef0123456789abcdef\"
+issuer = \"shared-issuer\"
+audience = \"players\"
+[[default.clients]]
+client_id = \"c\"
+client_secret = \"s\"
+";
+
+async fn fresh_database(admin: &str) -> String {
+    let name = format!("players_multi_{}", uuid::Uuid::new_v4().simple());
+    create_postgres_database(admin, &name).await;
+    with_database(admin, &name)
+}
+
+async fn token(http: &reqwest::Client, base: &str) -> String {
+    let body: Value = http
+        .post(format!("{base}/auth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "c"),
+            ("client_secret", "s"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn two_instances_share_one_database() {
+    let Some(admin) = postgres_url() else { return };
+    let url = fresh_database(&admin).await;
+    // Both start at once against an unmigrated database: one migrates and seeds, the
+    // other waits on the migrator's lock.
+    let (a, b) = {
+        let (u1, u2) = (url.clone(), url.clone());
+        let a =
+            std::thread::spawn(move || ServerProcess::start_with_database(&u1, INSTANCE_CONFIG));
+        let b =
+            std::thread::spawn(move || ServerProcess::start_with_database(&u2, INSTANCE_CONFIG));
+        (a.join().unwrap(), b.join().unwrap())
+    };
+    let http = reqwest::Client::new();
+    let players: Vec<Value> = http
+        .get(format!("{}/players", b.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(players.len(), 26, "seeded exactly once");
+
+    // A token issued by one instance is accepted by the other.
+    let from_a = token(&http, &a.base).await;
+    let response = http
+        .delete(format!("{}/players/squadnumber/1", b.base))
+        .bearer_auth(&from_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+
+    // Concurrent writes through both lose nothing.
+    let mut tasks = Vec::new();
+    for squad in 30..60 {
+        let base = if squad % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
+        let (http, token) = (http.clone(), from_a.clone());
+        tasks.push(tokio::spawn(async move {
+            http.post(format!("{base}/players"))
+                .bearer_auth(&token)
+                .json(&player_body(squad))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 201);
+    }
+    // Conflicting creates through the two instances: exactly one 201 and one 409.
+    let (first, second) = tokio::join!(
+        http.post(format!("{}/players", a.base))
+            .bearer_auth(&from_a)
+            .json(&player_body(77))
+            .send(),
+        http.post(format!("{}/players", b.base))
+            .bearer_auth(&from_a)
+            .json(&player_body(77))
+            .send(),
+    );
+    let mut statuses = [
+        first.unwrap().status().as_u16(),
+        second.unwrap().status().as_u16(),
+    ];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409]);
+
+    let players: Vec<Value> = http
+        .get(format!("{}/players", a.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(players.len(), 26 - 1 + 30 + 1);
+}
+
+/// A TCP proxy the test can cut: the database "goes away" and comes back.
+async fn cuttable_proxy(target: String, up: Arc<AtomicBool>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                break;
+            };
+            if !up.load(Ordering::SeqCst) {
+                continue; // dropped: connection refused in effect
+            }
+            let (target, up) = (target.clone(), up.clone());
+            tokio::spawn(async move {
+                let Ok(mut server) = TcpStream::connect(&target).await else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    _ = async { while up.load(Ordering::SeqCst) { tokio::time::sleep(std::time::Duration::from_millis(20)).await } } => {}
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn losing_the_database_answers_503_and_the_service_recovers() {
+    let Some(admin) = postgres_url() else { return };
+    let url = fresh_database(&admin).await;
+    let parsed = url::Url::parse(&url).unwrap();
+    let target = format!(
+        "{}:{}",
+        parsed.host_str().unwrap(),
+        parsed.port().unwrap_or(5432)
+    );
+    let up = Arc::new(AtomicBool::new(true));
+    let port = cuttable_proxy(target, up.clone()).await;
+    let mut proxied = parsed.clone();
+    proxied.set_port(Some(port)).unwrap();
+    let config = players_api::Config::from_toml_str(
+        &config_toml_with(proxied.as_str(), "database = { busy_timeout_ms = 1000 }"),
+        "debug",
+    )
+    .unwrap();
+    let app = players_api::build(config).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(format!("{base}/players"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    up.store(false, Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let response = http.get(format!("{base}/players")).send().await.unwrap();
+    problem(response, 503).await;
+    let response = http
+        .get(format!("{base}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 503).await;
+    assert_eq!(
+        http.get(format!("{base}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "the process stays up"
+    );
+
+    up.store(true, Ordering::SeqCst);
+    let mut recovered = false;
+    for _ in 0..50 {
+        if http
+            .get(format!("{base}/players"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "the service recovers when the database returns");
+    assert_eq!(
+        http.get(format!("{base}/health/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
