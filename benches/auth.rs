@@ -69,12 +69,13 @@ fn client_check(c: &mut Criterion) {
 }
 
 fn jwt_config() -> JwtConfig {
-    JwtConfig {
-        key: SecretString::from("1LnBfWcu7gTDmqT41QCW4ANu1xsHMcseingKWruVveM="),
-        issuer: "bench-issuer".into(),
-        audience: "bench-audience".into(),
-        expires_in_seconds: 3600,
-    }
+    JwtConfig::hs256(
+        "1LnBfWcu7gTDmqT41QCW4ANu1xsHMcseingKWruVveM=",
+        "bench-issuer",
+        "bench-audience",
+        3600,
+    )
+    .unwrap()
 }
 
 fn tokens(c: &mut Criterion) {
@@ -96,6 +97,7 @@ fn tokens(c: &mut Criterion) {
         });
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
         header.typ = Some("at+jwt".into());
+        header.kid = Some(jwt_config().keys.current.kid.clone());
         jsonwebtoken::encode(
             &header,
             &claims,

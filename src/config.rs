@@ -25,7 +25,13 @@ use figment::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::auth::scopes::Scope;
+use std::sync::Arc;
+
+use crate::auth::{
+    bearer::base_validation,
+    keys::{self, KeyConfig, KeyMaterial, KeySet},
+    scopes::Scope,
+};
 use serde::{Deserialize, Serialize};
 
 /// The environment variable that names the configuration file.
@@ -55,6 +61,11 @@ const KNOWN_ENV_KEYS: &[&str] = &[
     "jwt.issuer",
     "jwt.audience",
     "jwt.expires_in_seconds",
+    "jwt.algorithm",
+    "jwt.key_id",
+    "jwt.private_key",
+    "jwt.private_key_file",
+    "jwt.previous_keys",
     "clients",
     "public_url",
     "trusted_proxies",
@@ -220,14 +231,43 @@ pub enum LogFormat {
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwt {
+    /// `HS256` (default), `EdDSA` or `ES256`.
+    #[serde(default)]
+    pub algorithm: Option<String>,
     #[serde(default, serialize_with = "serialize_masked")]
     pub key: Option<SecretString>,
+    #[serde(default)]
+    pub key_id: Option<String>,
+    #[serde(default, serialize_with = "serialize_masked")]
+    pub private_key: Option<SecretString>,
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub previous_keys: Vec<RawPreviousKey>,
     #[serde(default)]
     pub issuer: Option<String>,
     #[serde(default)]
     pub audience: Option<String>,
     #[serde(default = "default_expires_in")]
     pub expires_in_seconds: u64,
+}
+
+/// A key that no longer signs but still verifies the tokens it signed.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPreviousKey {
+    #[serde(default)]
+    pub key_id: String,
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    /// An HS256 secret.
+    #[serde(default, serialize_with = "serialize_masked")]
+    pub key: Option<SecretString>,
+    /// An EdDSA/ES256 public key, SPKI PEM text.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    #[serde(default)]
+    pub public_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -289,9 +329,11 @@ pub struct Config {
 
 #[derive(Debug, Clone)]
 pub struct JwtConfig {
-    /// The HMAC key: the UTF-8 bytes of `jwt.key` exactly as written, so tokens
-    /// interoperate with the ASP.NET design that used the same setting.
-    pub key: SecretString,
+    /// The key that signs. An HMAC key is the UTF-8 bytes of `jwt.key` exactly as written,
+    /// so tokens interoperate with the ASP.NET design that used the same setting.
+    pub current: KeyConfig,
+    /// Every key that verifies (the current one and `jwt.previous_keys`), parsed.
+    pub keys: Arc<KeySet>,
     pub issuer: String,
     pub audience: String,
     pub expires_in_seconds: u64,
@@ -396,7 +438,9 @@ impl Config {
     /// Refuses the public development key and client secret from `Rocket.toml`: the
     /// `release` profile calls this, so they can never sign or open production tokens.
     pub fn refuse_development_values(&self) -> Result<(), ConfigError> {
-        if self.jwt.key.expose_secret() == DEVELOPMENT_KEY {
+        if let KeyMaterial::Hmac(key) = &self.jwt.current.material
+            && key.expose_secret() == DEVELOPMENT_KEY
+        {
             return Err(ConfigError::new(
                 "jwt.key is the public development key from Rocket.toml; the release profile \
                  refuses it. Set your own in APP_JWT__KEY",
@@ -430,6 +474,8 @@ impl Config {
             "database": self.database,
             "log": self.log,
             "jwt": {
+                "algorithm": format!("{:?}", self.jwt.keys.current.algorithm),
+                "key_id": self.jwt.keys.current.kid,
                 "key": "********",
                 "issuer": self.jwt.issuer,
                 "audience": self.jwt.audience,
@@ -450,6 +496,29 @@ impl Config {
     }
 }
 
+impl JwtConfig {
+    /// An HS256 configuration with one key (benchmarks and tests).
+    pub fn hs256(
+        key: &str,
+        issuer: &str,
+        audience: &str,
+        expires_in_seconds: u64,
+    ) -> Result<Self, String> {
+        let current = KeyConfig {
+            key_id: None,
+            material: KeyMaterial::Hmac(SecretString::from(key.to_owned())),
+        };
+        let keys = KeySet::new(&current, &[], &base_validation(issuer, audience))?;
+        Ok(JwtConfig {
+            current,
+            keys: Arc::new(keys),
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            expires_in_seconds,
+        })
+    }
+}
+
 impl TryFrom<RawConfig> for Config {
     type Error = ConfigError;
 
@@ -457,11 +526,32 @@ impl TryFrom<RawConfig> for Config {
         // Report every missing required setting at once: a release deployment typically
         // lacks all of them, and one message should say everything to set.
         let mut missing = Vec::new();
+        let algorithm_name = raw.jwt.algorithm.as_deref().unwrap_or("HS256");
+        let algorithm = keys::parse_algorithm(algorithm_name).ok_or_else(|| {
+            ConfigError::new(format!(
+                "jwt.algorithm is \"{algorithm_name}\"; use {}",
+                keys::SUPPORTED
+            ))
+        })?;
+        let hmac = algorithm == jsonwebtoken::Algorithm::HS256;
         let key = raw.jwt.key.filter(|k| !k.expose_secret().is_empty());
+        let private_pem = match (raw.jwt.private_key, &raw.jwt.private_key_file) {
+            (Some(pem), None) => Some(pem),
+            (None, Some(path)) => Some(SecretString::from(std::fs::read_to_string(path).map_err(
+                |e| ConfigError::new(format!("jwt.private_key_file {}: {e}", path.display())),
+            )?)),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "give jwt.private_key or jwt.private_key_file, not both",
+                ));
+            }
+        };
         let issuer = raw.jwt.issuer.filter(|v| !v.is_empty());
         let audience = raw.jwt.audience.filter(|v| !v.is_empty());
         for (absent, name) in [
-            (key.is_none(), "jwt.key"),
+            (hmac && key.is_none(), "jwt.key"),
+            (!hmac && private_pem.is_none(), "jwt.private_key"),
             (issuer.is_none(), "jwt.issuer"),
             (audience.is_none(), "jwt.audience"),
             (raw.clients.is_empty(), "clients"),
@@ -470,18 +560,80 @@ impl TryFrom<RawConfig> for Config {
                 missing.push(name);
             }
         }
-        let (Some(key), Some(issuer), Some(audience), true) =
-            (key, issuer, audience, missing.is_empty())
-        else {
+        let (Some(issuer), Some(audience), true) = (issuer, audience, missing.is_empty()) else {
             return Err(missing_settings(&missing));
         };
-        if key.expose_secret().len() < MIN_KEY_BYTES {
-            return Err(ConfigError::new(format!(
-                "jwt.key is {} bytes long; HS256 needs a key of at least {MIN_KEY_BYTES} bytes (RFC 7518 §3.2). \
-                 Set a longer one in jwt.key or APP_JWT__KEY",
-                key.expose_secret().len()
-            )));
+        let material = match (key, private_pem) {
+            (Some(key), None) if hmac => {
+                if key.expose_secret().len() < MIN_KEY_BYTES {
+                    return Err(ConfigError::new(format!(
+                        "jwt.key is {} bytes long; HS256 needs a key of at least {MIN_KEY_BYTES} bytes (RFC 7518 §3.2). \
+                         Set a longer one in jwt.key or APP_JWT__KEY",
+                        key.expose_secret().len()
+                    )));
+                }
+                KeyMaterial::Hmac(key)
+            }
+            (None, Some(pem)) if !hmac => KeyMaterial::PrivatePem(algorithm, pem),
+            _ => {
+                return Err(ConfigError::new(format!(
+                    "jwt.algorithm {algorithm_name} takes {}",
+                    if hmac {
+                        "jwt.key, not a private key"
+                    } else {
+                        "jwt.private_key (or _file), not jwt.key"
+                    }
+                )));
+            }
+        };
+        let current = KeyConfig {
+            key_id: raw.jwt.key_id.filter(|k| !k.is_empty()),
+            material,
+        };
+        let mut previous = Vec::new();
+        for (index, p) in raw.jwt.previous_keys.into_iter().enumerate() {
+            let name = p.algorithm.as_deref().unwrap_or("HS256");
+            let algorithm = keys::parse_algorithm(name).ok_or_else(|| {
+                ConfigError::new(format!(
+                    "jwt.previous_keys[{index}].algorithm is \"{name}\"; use {}",
+                    keys::SUPPORTED
+                ))
+            })?;
+            let public = match (p.public_key, &p.public_key_file) {
+                (Some(pem), None) => Some(pem),
+                (None, Some(path)) => Some(std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::new(format!(
+                        "jwt.previous_keys[{index}].public_key_file {}: {e}",
+                        path.display()
+                    ))
+                })?),
+                (None, None) => None,
+                _ => {
+                    return Err(ConfigError::new(format!(
+                        "jwt.previous_keys[{index}]: give public_key or public_key_file, not both"
+                    )));
+                }
+            };
+            let material = match (p.key, public) {
+                (Some(key), None) if algorithm == jsonwebtoken::Algorithm::HS256 => {
+                    KeyMaterial::Hmac(key)
+                }
+                (None, Some(pem)) if algorithm != jsonwebtoken::Algorithm::HS256 => {
+                    KeyMaterial::PublicPem(algorithm, pem)
+                }
+                _ => {
+                    return Err(ConfigError::new(format!(
+                        "jwt.previous_keys[{index}]: an HS256 key takes `key`, an EdDSA/ES256 key takes `public_key`"
+                    )));
+                }
+            };
+            previous.push(KeyConfig {
+                key_id: Some(p.key_id),
+                material,
+            });
         }
+        let keys = KeySet::new(&current, &previous, &base_validation(&issuer, &audience))
+            .map_err(ConfigError::new)?;
         let expires_in_seconds = raw.jwt.expires_in_seconds;
         if !(1..=MAX_TOKEN_LIFETIME_SECONDS).contains(&expires_in_seconds) {
             return Err(ConfigError::new(format!(
@@ -586,7 +738,8 @@ impl TryFrom<RawConfig> for Config {
             database: raw.database,
             log: raw.log,
             jwt: JwtConfig {
-                key,
+                current,
+                keys: Arc::new(keys),
                 issuer,
                 audience,
                 expires_in_seconds,

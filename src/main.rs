@@ -5,7 +5,7 @@ use std::{io::IsTerminal, process::ExitCode};
 use clap::{Parser, Subcommand};
 use players_api::{
     Config,
-    auth::{clients, scopes::Scope},
+    auth::{clients, keys, scopes::Scope},
     build,
     config::LogFormat,
     openapi,
@@ -28,6 +28,12 @@ enum Command {
     Serve,
     /// Print the OpenAPI document (the text of openapi/openapi.json) and exit.
     Openapi,
+    /// Generate a signing key and print the configuration lines that use it.
+    GenerateKey {
+        /// HS256 (a shared secret), EdDSA (Ed25519) or ES256 (P-256).
+        #[arg(long, default_value = "HS256")]
+        algorithm: String,
+    },
     /// Load and validate the configuration the server would use, print it with secrets
     /// masked, and exit 0 if it is valid (non-zero otherwise) without serving.
     CheckConfig,
@@ -55,12 +61,64 @@ async fn main() -> ExitCode {
         }
         Command::Serve => serve().await,
         Command::CheckConfig => check_config(),
+        Command::GenerateKey { algorithm } => generate_key(&algorithm),
         Command::CreateClient {
             client_id,
             scopes,
             profile,
         } => create_client(&client_id, &scopes, &profile),
     }
+}
+
+fn generate_key(name: &str) -> ExitCode {
+    let Some(algorithm) = keys::parse_algorithm(name) else {
+        eprintln!("unknown algorithm \"{name}\"; use {}", keys::SUPPORTED);
+        return ExitCode::FAILURE;
+    };
+    let generated = match keys::generate(algorithm) {
+        Ok(generated) => generated,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "# A new {name} signing key, kid \"{}\". Keep the secret part in a secret store.",
+        generated.kid
+    );
+    match &generated.public_pem {
+        None => {
+            println!("# In the config file, or as APP_JWT__KEY:");
+            println!("[default.jwt]");
+            println!("algorithm = \"HS256\"");
+            println!("key = \"{}\"", generated.secret_or_private_pem);
+        }
+        Some(public) => {
+            println!("# Save the private key to a file (jwt.private_key_file) or pass its text");
+            println!("# as APP_JWT__PRIVATE_KEY:");
+            println!("[default.jwt]");
+            println!("algorithm = \"{name}\"");
+            println!(
+                "private_key = \"\"\"\n{}\"\"\"",
+                generated.secret_or_private_pem.trim_end()
+            );
+            println!();
+            println!("# After the next rotation, this key verifies old tokens as a previous key:");
+            println!("# [[default.jwt.previous_keys]]");
+            println!("# key_id = \"{}\"", generated.kid);
+            println!("# algorithm = \"{name}\"");
+            for (i, line) in public.trim_end().lines().enumerate() {
+                let prefix = if i == 0 {
+                    "# public_key = \"\"\""
+                } else {
+                    "# "
+                };
+                println!("{prefix}{line}");
+            }
+            println!("# \"\"\"");
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn check_config() -> ExitCode {

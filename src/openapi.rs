@@ -75,6 +75,29 @@ fn finish(mut doc: Value) -> Value {
     // poem-openapi names chrono's `NaiveDate` format `naive-date`; OpenAPI's name for a
     // full-date (RFC 3339) is `date`, which validators and generators check.
     rename_format(&mut doc, "naive-date", "date");
+    // A player request's optional fields may be sent as null, meaning absent (the server
+    // has always taken them so); poem-openapi cannot say so for an `Option` field.
+    if let Some(schema) = doc.pointer_mut("/components/schemas/PlayerRequest") {
+        let required: Vec<String> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+            for (name, property) in properties.iter_mut() {
+                if !required.contains(name)
+                    && let Some(property) = property.as_object_mut()
+                {
+                    property.insert("nullable".to_owned(), Value::Bool(true));
+                }
+            }
+        }
+    }
     // Scope lists belong only to oauth2 requirements (OpenAPI 3.0 §4.8.30); poem-openapi
     // writes an operation's scopes onto every scheme it lists. And a requirement's scope
     // list means *all* of them, while a write takes its narrow scope *or* `api:write`: so

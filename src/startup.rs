@@ -21,7 +21,7 @@ use crate::{
     auth::{
         Auth,
         bearer::TOKEN_URL,
-        discovery::ServerMetadata,
+        discovery::{PublishedKeys, ServerMetadata},
         endpoint::TokenContext,
         throttle::{Throttle, TrustedProxies},
     },
@@ -106,7 +106,17 @@ fn routes(
     let auth = Auth::new(config);
     let throttle = Arc::new(Throttle::new(&config.throttle));
     let body_limit = BodyLimit(config.limits.body_bytes);
-    let metadata = Arc::new(ServerMetadata::new(&config.jwt.issuer, public_url));
+    let jwks = config
+        .jwt
+        .keys
+        .jwks()
+        .and_then(|set| serde_json::to_value(set).ok());
+    let metadata = Arc::new(ServerMetadata::new(
+        &config.jwt.issuer,
+        public_url,
+        jwks.is_some(),
+    ));
+    let published_keys = Arc::new(PublishedKeys(jwks));
     let service = openapi::service();
     let document = openapi::document(&service);
     let swagger = openapi::swagger_page(&service, &document);
@@ -147,6 +157,7 @@ fn routes(
         }))
         .data(auth.validator)
         .data(metadata)
+        .data(published_keys)
         .data(throttle)
         .data(TrustedProxies(config.trusted_proxies.clone()))
         .data(body_limit)

@@ -8,18 +8,18 @@
 
 use std::{marker::PhantomData, sync::Arc};
 
-use jsonwebtoken::{DecodingKey, Validation, errors::ErrorKind};
+use jsonwebtoken::{Validation, errors::ErrorKind};
 use poem::{Request, RequestBody, http::header};
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ExtractParamOptions, OAuthScopes,
     registry::{MetaOAuthFlow, MetaOAuthFlows, MetaSecurityScheme, Registry},
 };
-use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::{
+    keys::KeySet,
     scopes::{self, Scope, WriteScope},
-    token::{ALGORITHM, TOKEN_TYPE},
+    token::TOKEN_TYPE,
 };
 use crate::{config::JwtConfig, error::Error};
 
@@ -45,32 +45,44 @@ pub struct Principal {
     iat: u64,
 }
 
-/// Verifies access tokens. The key and the validation rules are built once.
+/// The rules every token is checked against; each key adds its own algorithm.
+pub fn base_validation(issuer: &str, audience: &str) -> Validation {
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.leeway = LEEWAY_SECONDS;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation
+}
+
+/// Verifies access tokens against the keys built once at start-up.
 pub struct TokenValidator {
-    key: DecodingKey,
-    validation: Validation,
+    keys: Arc<KeySet>,
 }
 
 impl TokenValidator {
     pub fn new(config: &JwtConfig) -> Self {
-        let mut validation = Validation::new(ALGORITHM);
-        validation.algorithms = vec![ALGORITHM];
-        validation.leeway = LEEWAY_SECONDS;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.set_issuer(&[&config.issuer]);
-        validation.set_audience(&[&config.audience]);
         Self {
-            key: DecodingKey::from_secret(config.key.expose_secret().as_bytes()),
-            validation,
+            keys: config.keys.clone(),
         }
     }
 
     /// The token's claims if it is one of ours and still valid; otherwise the reason, as
     /// a fixed description for the `WWW-Authenticate` challenge.
     pub fn validate(&self, token: &str) -> Result<Principal, Error> {
-        let data = jsonwebtoken::decode::<Principal>(token, &self.key, &self.validation)
+        // The `kid` only selects among our own keys; the key then dictates the algorithm.
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| Error::InvalidToken(describe(e.kind())))?;
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.verifying(kid))
+            .ok_or(Error::InvalidToken(
+                "The token's key id is not one of this server's keys",
+            ))?;
+        let data = jsonwebtoken::decode::<Principal>(token, &key.key, &key.validation)
             .map_err(|e| Error::InvalidToken(describe(e.kind())))?;
         // jsonwebtoken checks neither `typ` nor `crit` (RFC 8725 §3.11, RFC 7515 §4.1.11).
         let typ_ok = data.header.typ.as_deref().is_some_and(|typ| {
@@ -81,12 +93,10 @@ impl TokenValidator {
                 "The token is not an access token (typ must be at+jwt)",
             ));
         }
-        // This service issues tokens with `typ` and `alg` only. A key id or an embedded or
-        // referenced key is never ours and is never followed (RFC 8725 §3.10): no fetch,
-        // no file read, just a refusal.
+        // An embedded or referenced key is never ours and is never followed
+        // (RFC 8725 §3.10): no fetch, no file read, just a refusal.
         let h = &data.header;
-        if h.kid.is_some()
-            || h.jku.is_some()
+        if h.jku.is_some()
             || h.jwk.is_some()
             || h.x5u.is_some()
             || h.x5c.is_some()
@@ -114,7 +124,7 @@ fn describe(kind: &ErrorKind) -> &'static str {
         ErrorKind::InvalidIssuer => "The access token was issued by another issuer",
         ErrorKind::InvalidAudience => "The access token is meant for another audience",
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-            "The access token must be signed with HS256"
+            "The access token is not signed with its key's algorithm"
         }
         ErrorKind::MissingRequiredClaim(_) => "The access token lacks a required claim",
         _ => "The access token is malformed",
@@ -221,18 +231,13 @@ impl<'a, S: WriteScope> ApiExtractor<'a> for BearerAuth<S> {
 
 #[cfg(test)]
 mod tests {
-    use proptest::prelude::*;
-    use secrecy::SecretString;
-
     use super::*;
+    use proptest::prelude::*;
 
     fn validator() -> TokenValidator {
-        TokenValidator::new(&JwtConfig {
-            key: SecretString::from("0123456789abcdef0123456789abcdef"),
-            issuer: "i".into(),
-            audience: "a".into(),
-            expires_in_seconds: 60,
-        })
+        TokenValidator::new(
+            &JwtConfig::hs256("0123456789abcdef0123456789abcdef", "i", "a", 60).unwrap(),
+        )
     }
 
     #[test]

@@ -8,7 +8,10 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::scopes::Scope;
-use crate::openapi::ApiTag;
+use crate::{
+    error::{Error, ProblemJson},
+    openapi::ApiTag,
+};
 
 /// Authorization server metadata (RFC 8414 §2).
 #[derive(Debug, Clone, Object)]
@@ -25,11 +28,19 @@ pub struct ServerMetadata {
     pub scopes_supported: Vec<String>,
     /// Empty: there is no authorization endpoint.
     pub response_types_supported: Vec<String>,
+    /// Where the public keys are, when tokens are signed with EdDSA or ES256 (never with
+    /// HS256: nothing secret is published).
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks_uri: Option<String>,
 }
+
+/// The JWKS served at `/.well-known/jwks.json`, when there are public keys.
+#[derive(Debug, Clone)]
+pub struct PublishedKeys(pub Option<serde_json::Value>);
 
 impl ServerMetadata {
     /// The metadata for a server whose clients reach it at `public_url`.
-    pub fn new(issuer: &str, public_url: &str) -> Self {
+    pub fn new(issuer: &str, public_url: &str, jwks: bool) -> Self {
         Self {
             issuer: issuer.to_owned(),
             token_endpoint: format!("{public_url}{}", super::bearer::TOKEN_URL),
@@ -40,8 +51,21 @@ impl ServerMetadata {
             ],
             scopes_supported: Scope::ALL.iter().map(|s| s.as_str().to_owned()).collect(),
             response_types_supported: Vec::new(),
+            jwks_uri: jwks.then(|| format!("{public_url}{JWKS_PATH}")),
         }
     }
+}
+
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+#[derive(ApiResponse)]
+pub enum JwksResponse {
+    /// The public keys that verify this service's tokens (RFC 7517), current and previous.
+    #[oai(status = 200)]
+    Ok(Json<serde_json::Value>),
+    /// Tokens are signed with HS256, whose key is secret: there is nothing to publish.
+    #[oai(status = 404)]
+    NotFound(ProblemJson),
 }
 
 #[derive(ApiResponse)]
@@ -67,5 +91,24 @@ impl DiscoveryApi {
     )]
     async fn metadata(&self, metadata: Data<&Arc<ServerMetadata>>) -> MetadataResponse {
         MetadataResponse::Ok(Json(ServerMetadata::clone(&metadata)))
+    }
+
+    /// Get the public signing keys
+    ///
+    /// A JWK Set with the public keys (current and previous) that verify this service's
+    /// tokens, each with `kid`, `alg` and `use`. Only for EdDSA or ES256 signing keys.
+    #[oai(
+        path = "/.well-known/jwks.json",
+        method = "get",
+        operation_id = "getJwks",
+        tag = "ApiTag::Auth"
+    )]
+    async fn jwks(&self, keys: Data<&Arc<PublishedKeys>>) -> Result<JwksResponse, Error> {
+        match &keys.0.0 {
+            Some(jwks) => Ok(JwksResponse::Ok(Json(jwks.clone()))),
+            None => Err(Error::NotFound(
+                "This service signs with HS256 and publishes no keys",
+            )),
+        }
     }
 }

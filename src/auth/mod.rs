@@ -6,6 +6,7 @@
 //! | [`scopes`] | the known scopes and which write each allows (RFC 6749 §3.3) |
 //! | [`throttle`] | 429 for addresses that keep failing client authentication |
 //! | [`discovery`] | `GET /.well-known/oauth-authorization-server` (RFC 8414) |
+//! | [`keys`] | signing and verification keys, rotation, the JWKS |
 //! | [`token`] | the access-token format (RFC 9068) and the issuer that signs it |
 //! | [`bearer`] | the validator and the `BearerAuth` extractor that protects operations (RFC 6750) |
 //! | [`endpoint`] | `POST /auth/token`: the client-credentials grant (RFC 6749 §4.4) |
@@ -17,6 +18,7 @@ pub mod bearer;
 pub mod clients;
 pub mod discovery;
 pub mod endpoint;
+pub mod keys;
 pub mod scopes;
 pub mod throttle;
 pub mod token;

@@ -1,21 +1,24 @@
-//! The access token: an RFC 9068 JWT signed with HS256.
+//! The access token: an RFC 9068 JWT, signed by the current key of the [`KeySet`] (HS256
+//! by default, or EdDSA/ES256).
 //!
 //! RFC 9068 §2.1 asks authorization servers to support RS256; this service signs with
-//! HS256 because the original design shares one symmetric key between issuer and API
-//! (the README explains the trade-off). The header carries `typ: at+jwt` so the token
-//! cannot be confused with an ID token or any other JWT signed with the same key.
+//! HS256 by default because the original design shares one symmetric key between issuer
+//! and API (the README explains the trade-off), and offers EdDSA and ES256 for verifiers
+//! that must not be able to mint. The header carries `typ: at+jwt` so the token cannot be
+//! confused with an ID token or any other JWT signed with the same key, and the `kid` of
+//! the key that signed it.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use secrecy::ExposeSecret;
+use std::sync::Arc;
+
+use jsonwebtoken::Header;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::keys::KeySet;
 use crate::{config::JwtConfig, error::Error};
 
-/// The only signing algorithm issued and accepted.
-pub const ALGORITHM: Algorithm = Algorithm::HS256;
 /// The `typ` header value of access tokens (RFC 9068 §2.1).
 pub const TOKEN_TYPE: &str = "at+jwt";
 
@@ -47,7 +50,7 @@ pub struct IssuedToken {
 
 /// Signs access tokens. The key is parsed once, here.
 pub struct TokenIssuer {
-    key: EncodingKey,
+    keys: Arc<KeySet>,
     header: Header,
     issuer: String,
     audience: String,
@@ -56,10 +59,11 @@ pub struct TokenIssuer {
 
 impl TokenIssuer {
     pub fn new(config: &JwtConfig) -> Self {
-        let mut header = Header::new(ALGORITHM);
+        let mut header = Header::new(config.keys.current.algorithm);
         header.typ = Some(TOKEN_TYPE.to_owned());
+        header.kid = Some(config.keys.current.kid.clone());
         Self {
-            key: EncodingKey::from_secret(config.key.expose_secret().as_bytes()),
+            keys: config.keys.clone(),
             header,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
@@ -82,7 +86,7 @@ impl TokenIssuer {
             exp: now + self.lifetime,
             jti: Uuid::new_v4().to_string(),
         };
-        let access_token = jsonwebtoken::encode(&self.header, &claims, &self.key)
+        let access_token = jsonwebtoken::encode(&self.header, &claims, &self.keys.current.key)
             .map_err(|e| Error::internal("signing an access token failed", e))?;
         Ok(IssuedToken {
             access_token,

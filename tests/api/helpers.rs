@@ -24,6 +24,12 @@ pub struct TestApp {
 /// The test configuration with `extra` TOML inserted in `[default]`: keys, or more
 /// `[[default.clients]]` tables.
 pub fn config_toml_with(db_url: &str, extra: &str) -> String {
+    config_toml_keys(db_url, extra, &format!("key = \"{KEY}\""))
+}
+
+/// The test configuration with `jwt_key` (TOML lines of `[default.jwt]`: the key, the
+/// algorithm, previous keys) instead of the test key.
+pub fn config_toml_keys(db_url: &str, extra: &str, jwt_key: &str) -> String {
     format!(
         r#"
         [default]
@@ -32,7 +38,7 @@ pub fn config_toml_with(db_url: &str, extra: &str) -> String {
         database_url = "{db_url}"
         {extra}
         [default.jwt]
-        key = "{KEY}"
+        {jwt_key}
         issuer = "{ISSUER}"
         audience = "{AUDIENCE}"
         expires_in_seconds = 3600
@@ -60,6 +66,18 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(extra: &str) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut app = start(&dir.path().join("players.db"), extra).await;
+    app._dir = Some(dir);
+    app
+}
+
+/// Starts the app with other signing keys: `jwt_key` as in [`config_toml_keys`].
+pub async fn spawn_app_with_keys(jwt_key: &str) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("players.db");
+    let url = database_url(&db).await;
+    let config =
+        Config::from_toml_str(&config_toml_keys(&url, "", jwt_key), "debug").expect("test config");
+    let mut app = serve(config).await;
     app._dir = Some(dir);
     app
 }
@@ -126,6 +144,10 @@ async fn start(db_path: &std::path::Path, extra: &str) -> TestApp {
     let url = database_url(db_path).await;
     let config =
         Config::from_toml_str(&config_toml_with(&url, extra), "debug").expect("test config");
+    serve(config).await
+}
+
+async fn serve(config: Config) -> TestApp {
     let app = build(config).await.expect("app builds");
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped());

@@ -3,6 +3,7 @@
 mod clients;
 mod hardening;
 mod helpers;
+mod keys;
 mod openapi;
 mod operations;
 mod players;

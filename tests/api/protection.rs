@@ -16,9 +16,15 @@ fn claims() -> Value {
     })
 }
 
+/// The key id the server derives for the test key.
+fn kid() -> String {
+    players_api::auth::keys::hmac_key_id(KEY.as_bytes())
+}
+
 fn at_jwt_header(alg: Algorithm) -> Header {
     let mut header = Header::new(alg);
     header.typ = Some("at+jwt".into());
+    header.kid = Some(kid());
     header
 }
 
@@ -206,11 +212,13 @@ async fn forged_and_altered_tokens_are_invalid() {
         ),
         ("typ JWT", {
             let mut h = Header::new(Algorithm::HS256);
+            h.kid = Some(kid());
             h.typ = Some("JWT".into());
             sign(&h, &claims(), KEY)
         }),
         ("no typ", {
             let mut h = Header::new(Algorithm::HS256);
+            h.kid = Some(kid());
             h.typ = None;
             sign(&h, &claims(), KEY)
         }),
@@ -282,6 +290,7 @@ async fn clock_skew_within_the_leeway_is_tolerated() {
 async fn application_at_jwt_typ_is_accepted() {
     let app = spawn_app().await;
     let mut h = Header::new(Algorithm::HS256);
+    h.kid = Some(kid());
     h.typ = Some("application/at+jwt".into());
     let token = sign(&h, &claims(), KEY);
     problem(
@@ -326,7 +335,7 @@ async fn hostile_tokens_are_all_invalid() {
     };
     let mut cases: Vec<(String, String)> = Vec::new();
     for alg in ["none", "None", "nOnE", "NONE"] {
-        let header = json!({"alg": alg, "typ": "at+jwt"});
+        let header = json!({"alg": alg, "typ": "at+jwt", "kid": kid()});
         cases.push((
             format!("alg {alg} unsigned"),
             format!("{}.{}.", b64(&header), b64(&claims())),
@@ -336,21 +345,21 @@ async fn hostile_tokens_are_all_invalid() {
     for alg in ["RS256", "ES256", "PS256", "EdDSA"] {
         cases.push((
             format!("{alg} header"),
-            signed_with(json!({"alg": alg, "typ": "at+jwt"})),
+            signed_with(json!({"alg": alg, "typ": "at+jwt", "kid": kid()})),
         ));
     }
     let hostile_headers = [
         (
             "embedded jwk",
-            json!({"alg": "HS256", "typ": "at+jwt", "jwk": {"kty": "oct", "k": "YQ"}}),
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": kid(), "jwk": {"kty": "oct", "k": "YQ"}}),
         ),
         (
             "jku",
-            json!({"alg": "HS256", "typ": "at+jwt", "jku": "http://127.0.0.1:1/jwks.json"}),
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": kid(), "jku": "http://127.0.0.1:1/jwks.json"}),
         ),
         (
             "x5u",
-            json!({"alg": "HS256", "typ": "at+jwt", "x5u": "http://127.0.0.1:1/cert.pem"}),
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": kid(), "x5u": "http://127.0.0.1:1/cert.pem"}),
         ),
         (
             "path kid",
@@ -362,7 +371,7 @@ async fn hostile_tokens_are_all_invalid() {
         ),
         (
             "unknown crit",
-            json!({"alg": "HS256", "typ": "at+jwt", "crit": ["x-custom"], "x-custom": 1}),
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": kid(), "crit": ["x-custom"], "x-custom": 1}),
         ),
     ];
     for (name, header) in hostile_headers {
