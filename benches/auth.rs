@@ -31,12 +31,12 @@ fn registry() -> ClientRegistry {
     ClientRegistry::new(&[
         ClientConfig {
             client_id: "plain".into(),
-            secret: ClientSecret::Plain(SecretString::from(SECRET)),
+            secrets: vec![ClientSecret::Plain(SecretString::from(SECRET))],
             scopes: vec![Scope::ApiWrite],
         },
         ClientConfig {
             client_id: "hashed".into(),
-            secret: ClientSecret::Argon2id(hash),
+            secrets: vec![ClientSecret::Argon2id(hash)],
             scopes: vec![Scope::ApiWrite],
         },
     ])
@@ -120,7 +120,7 @@ fn tokens(c: &mut Criterion) {
             let params = TokenParams::from_form(form.as_bytes()).unwrap();
             let id = params.client_id.as_deref().unwrap();
             let secret = params.client_secret.as_deref().unwrap();
-            let client = registry.authenticate(&[(id, secret)]).await.unwrap();
+            let client = registry.authenticate(&[(id, secret)]).await.unwrap().client;
             let scope = grant_scope(&client.scopes, params.scope.as_deref()).unwrap();
             let token = issuer.issue(&client.id, scope).unwrap();
             black_box(

@@ -270,15 +270,40 @@ pub struct RawPreviousKey {
     pub public_key_file: Option<PathBuf>,
 }
 
+/// A value or a list of them (a client's secrets: two while one replaces the other).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrTwo<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrTwo<T> {
+    fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrTwo::One(v) => vec![v],
+            OneOrTwo::Many(v) => v,
+        }
+    }
+}
+
+impl<T> Serialize for OneOrTwo<T> {
+    /// Only ever shown masked.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("********")
+    }
+}
+
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawClient {
     #[serde(default)]
     pub client_id: String,
-    #[serde(default, serialize_with = "serialize_masked")]
-    pub client_secret: Option<SecretString>,
+    /// One secret, or two during a rotation.
     #[serde(default)]
-    pub client_secret_hash: Option<String>,
+    pub client_secret: Option<OneOrTwo<SecretString>>,
+    #[serde(default)]
+    pub client_secret_hash: Option<OneOrTwo<String>>,
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
 }
@@ -342,7 +367,8 @@ pub struct JwtConfig {
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub client_id: String,
-    pub secret: ClientSecret,
+    /// One secret, or two while one replaces the other.
+    pub secrets: Vec<ClientSecret>,
     /// The scopes the client may be granted, in configuration order, without repeats.
     pub scopes: Vec<Scope>,
 }
@@ -447,9 +473,9 @@ impl Config {
             ));
         }
         for client in &self.clients {
-            if let ClientSecret::Plain(secret) = &client.secret
-                && secret.expose_secret() == DEVELOPMENT_SECRET
-            {
+            if client.secrets.iter().any(|secret| {
+                matches!(secret, ClientSecret::Plain(s) if s.expose_secret() == DEVELOPMENT_SECRET)
+            }) {
                 return Err(ConfigError::new(format!(
                     "client \"{}\" uses the public development client_secret from Rocket.toml; the \
                      release profile refuses it. Set your own clients in APP_CLIENTS (or use \
@@ -482,9 +508,18 @@ impl Config {
                 "expires_in_seconds": self.jwt.expires_in_seconds,
             },
             "clients": self.clients.iter().map(|c| {
-                let (field, shown) = match &c.secret {
-                    ClientSecret::Plain(_) => ("client_secret", "********".to_owned()),
-                    ClientSecret::Argon2id(hash) => ("client_secret_hash", hash.to_string()),
+                let (field, shown): (&str, Vec<String>) = match c.secrets.first() {
+                    Some(ClientSecret::Argon2id(_)) => (
+                        "client_secret_hash",
+                        c.secrets
+                            .iter()
+                            .map(|s| match s {
+                                ClientSecret::Argon2id(hash) => hash.to_string(),
+                                ClientSecret::Plain(_) => "********".to_owned(),
+                            })
+                            .collect(),
+                    ),
+                    _ => ("client_secret", c.secrets.iter().map(|_| "********".to_owned()).collect()),
                 };
                 serde_json::json!({
                     "client_id": c.client_id,
@@ -656,25 +691,47 @@ impl TryFrom<RawConfig> for Config {
                 )));
             }
             let id = &client.client_id;
-            let secret = match (client.client_secret, client.client_secret_hash) {
-                (Some(secret), None) if !secret.expose_secret().is_empty() => ClientSecret::Plain(secret),
-                (None, Some(hash)) => ClientSecret::Argon2id(parse_argon2id(&hash).ok_or_else(|| {
-                    ConfigError::new(format!(
-                        "client \"{id}\": client_secret_hash is not an Argon2id hash in PHC string format \
-                         ($argon2id$v=19$m=...,t=...,p=...$salt$hash)"
-                    ))
-                })?),
+            let secrets: Vec<ClientSecret> = match (client.client_secret, client.client_secret_hash) {
+                (Some(secrets), None) => secrets
+                    .into_vec()
+                    .into_iter()
+                    .map(|secret| {
+                        if secret.expose_secret().is_empty() {
+                            Err(ConfigError::new(format!("client \"{id}\" has an empty client_secret")))
+                        } else {
+                            Ok(ClientSecret::Plain(secret))
+                        }
+                    })
+                    .collect::<Result<_, _>>()?,
+                (None, Some(hashes)) => hashes
+                    .into_vec()
+                    .iter()
+                    .map(|hash| {
+                        parse_argon2id(hash).map(ClientSecret::Argon2id).ok_or_else(|| {
+                            ConfigError::new(format!(
+                                "client \"{id}\": client_secret_hash is not an Argon2id hash in PHC string format \
+                                 ($argon2id$v=19$m=...,t=...,p=...$salt$hash)"
+                            ))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
                 (Some(_), Some(_)) => {
                     return Err(ConfigError::new(format!(
                         "client \"{id}\" has both client_secret and client_secret_hash: give one"
                     )));
                 }
-                _ => {
+                (None, None) => {
                     return Err(ConfigError::new(format!(
                         "client \"{id}\" has neither client_secret nor client_secret_hash: give one"
                     )));
                 }
             };
+            if !(1..=2).contains(&secrets.len()) {
+                return Err(ConfigError::new(format!(
+                    "client \"{id}\" has {} secrets: give one, or two while rotating",
+                    secrets.len()
+                )));
+            }
             let mut scopes = Vec::with_capacity(client.scopes.len());
             for name in &client.scopes {
                 let scope = Scope::parse(name).ok_or_else(|| {
@@ -694,7 +751,7 @@ impl TryFrom<RawConfig> for Config {
             }
             clients.push(ClientConfig {
                 client_id: client.client_id,
-                secret,
+                secrets,
                 scopes,
             });
         }
@@ -1001,7 +1058,7 @@ mod tests {
         );
         let config = Config::from_toml_str(&toml, "debug").unwrap();
         assert!(matches!(
-            config.clients[0].secret,
+            config.clients[0].secrets[0],
             ClientSecret::Argon2id(_)
         ));
     }

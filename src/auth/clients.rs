@@ -57,7 +57,8 @@ pub struct Client {
     pub id: String,
     /// The scopes this client may be granted, in configuration order.
     pub scopes: Vec<Scope>,
-    check: Check,
+    /// One check per configured secret (two during a rotation).
+    checks: Vec<Check>,
 }
 
 #[derive(Debug)]
@@ -116,21 +117,25 @@ impl ClientRegistry {
                 .unwrap_or_else(|_| unreachable!("the dummy hash is a valid PHC string")),
         };
         for config in configs {
-            let check = match &config.secret {
-                ClientSecret::Plain(secret) => {
-                    Check::Plain(registry.digest(secret.expose_secret().as_bytes()))
-                }
-                ClientSecret::Argon2id(hash) => Check::Hashed {
-                    hash: hash.clone(),
-                    verified: Mutex::new(None),
-                },
-            };
+            let checks = config
+                .secrets
+                .iter()
+                .map(|secret| match secret {
+                    ClientSecret::Plain(secret) => {
+                        Check::Plain(registry.digest(secret.expose_secret().as_bytes()))
+                    }
+                    ClientSecret::Argon2id(hash) => Check::Hashed {
+                        hash: hash.clone(),
+                        verified: Mutex::new(None),
+                    },
+                })
+                .collect();
             registry.clients.insert(
                 config.client_id.clone(),
                 Client {
                     id: config.client_id.clone(),
                     scopes: config.scopes.clone(),
-                    check,
+                    checks,
                 },
             );
         }
@@ -147,47 +152,51 @@ impl ClientRegistry {
     /// did. Cheap checks (plaintext secrets, remembered digests) run for every candidate
     /// first, so a client sending the secret in a second form never pays Argon2 for the
     /// first one.
-    pub async fn authenticate(&self, candidates: &[(&str, &str)]) -> Result<&Client, Refusal> {
+    pub async fn authenticate(
+        &self,
+        candidates: &[(&str, &str)],
+    ) -> Result<Authenticated<'_>, Refusal> {
         let mut refusal = Refusal::UnknownClient;
-        let mut slow = Vec::new();
+        // (client, which secret, presented secret) still to verify with Argon2.
+        let mut slow: Vec<(Option<&Client>, usize, &str)> = Vec::new();
         let now = Instant::now();
         for &(id, secret) in candidates {
             let digest = self.digest(secret.as_bytes());
-            match self.clients.get(id) {
-                None => {
-                    // Spend the same comparison so an unknown id is not told apart by timing.
-                    let _ = Digest::default().ct_eq(&digest);
-                    slow.push((None, secret));
-                }
-                Some(client) => {
-                    refusal = Refusal::WrongSecret;
-                    match &client.check {
-                        Check::Plain(expected) => {
-                            if bool::from(expected.ct_eq(&digest)) {
-                                return Ok(client);
-                            }
+            let Some(client) = self.clients.get(id) else {
+                // Spend the same comparison so an unknown id is not told apart by timing.
+                let _ = Digest::default().ct_eq(&digest);
+                slow.push((None, 0, secret));
+                continue;
+            };
+            refusal = Refusal::WrongSecret;
+            for (index, check) in client.checks.iter().enumerate() {
+                let matches = match check {
+                    Check::Plain(expected) => bool::from(expected.ct_eq(&digest)),
+                    Check::Hashed { verified, .. } => {
+                        let remembered = verified.lock().ok().and_then(|v| *v);
+                        let hit = remembered.is_some_and(|(known, until)| {
+                            now < until && bool::from(known.ct_eq(&digest))
+                        });
+                        if !hit {
+                            slow.push((Some(client), index, secret));
                         }
-                        Check::Hashed { verified, .. } => {
-                            let remembered = verified.lock().ok().and_then(|v| *v);
-                            if remembered.is_some_and(|(known, until)| {
-                                now < until && bool::from(known.ct_eq(&digest))
-                            }) {
-                                return Ok(client);
-                            }
-                            slow.push((Some(client), secret));
-                        }
+                        hit
                     }
+                };
+                if matches {
+                    return Ok(Authenticated {
+                        client,
+                        secret: index + 1,
+                    });
                 }
             }
         }
         // Candidates may name the same client with the same secret (nothing to decode).
-        slow.dedup_by(|a, b| a.1 == b.1 && a.0.map(|c| &c.id) == b.0.map(|c| &c.id));
-        for (client, secret) in slow {
-            let hash = match client {
-                Some(Client {
-                    check: Check::Hashed { hash, .. },
-                    ..
-                }) => hash.clone(),
+        slow.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2 && a.0.map(|c| &c.id) == b.0.map(|c| &c.id));
+        for (client, index, secret) in slow {
+            let check = client.and_then(|c| c.checks.get(index));
+            let hash = match check {
+                Some(Check::Hashed { hash, .. }) => hash.clone(),
                 _ => self.dummy.clone(),
             };
             let Ok(_permit) = self.argon2.acquire().await else {
@@ -195,15 +204,18 @@ impl ClientRegistry {
             };
             // While this request waited for a permit, another may have verified the same
             // secret: many first requests arriving together then cost one Argon2 run.
-            if let Some(client) = client
-                && self.remembered(client, secret)
+            if let (Some(client), Some(check)) = (client, check)
+                && self.remembered(check, secret)
             {
-                return Ok(client);
+                return Ok(Authenticated {
+                    client,
+                    secret: index + 1,
+                });
             }
             if verify_argon2(hash, secret).await
-                && let Some(client) = client
+                && let (Some(client), Some(check)) = (client, check)
             {
-                if let Check::Hashed { verified, .. } = &client.check
+                if let Check::Hashed { verified, .. } = check
                     && let Ok(mut slot) = verified.lock()
                 {
                     *slot = Some((
@@ -211,15 +223,18 @@ impl ClientRegistry {
                         Instant::now() + VERIFIED_SECRET_TTL,
                     ));
                 }
-                return Ok(client);
+                return Ok(Authenticated {
+                    client,
+                    secret: index + 1,
+                });
             }
         }
         Err(refusal)
     }
 
-    /// Whether `secret` is the remembered, still fresh secret of a hashed `client`.
-    fn remembered(&self, client: &Client, secret: &str) -> bool {
-        let Check::Hashed { verified, .. } = &client.check else {
+    /// Whether `secret` is the remembered, still fresh secret of a hashed check.
+    fn remembered(&self, check: &Check, secret: &str) -> bool {
+        let Check::Hashed { verified, .. } = check else {
             return false;
         };
         let remembered = verified.lock().ok().and_then(|v| *v);
@@ -227,6 +242,14 @@ impl ClientRegistry {
             Instant::now() < until && bool::from(known.ct_eq(&self.digest(secret.as_bytes())))
         })
     }
+}
+
+/// A client that authenticated, and which of its secrets it used (1 or 2), for the audit
+/// log during a secret rotation.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated<'a> {
+    pub client: &'a Client,
+    pub secret: usize,
 }
 
 /// One Argon2 verification on the blocking pool (the caller holds a permit).
@@ -309,12 +332,12 @@ mod tests {
         ClientRegistry::new(&[
             ClientConfig {
                 client_id: "plain".into(),
-                secret: ClientSecret::Plain(SecretString::from("s3cr3t")),
+                secrets: vec![ClientSecret::Plain(SecretString::from("s3cr3t"))],
                 scopes: vec![Scope::ApiWrite],
             },
             ClientConfig {
                 client_id: "hashed".into(),
-                secret: ClientSecret::Argon2id(hash("h4sh3d")),
+                secrets: vec![ClientSecret::Argon2id(hash("h4sh3d"))],
                 scopes: vec![Scope::PlayersDelete],
             },
         ])
@@ -324,7 +347,11 @@ mod tests {
     async fn plaintext_secrets() {
         let r = registry();
         assert_eq!(
-            r.authenticate(&[("plain", "s3cr3t")]).await.unwrap().id,
+            r.authenticate(&[("plain", "s3cr3t")])
+                .await
+                .unwrap()
+                .client
+                .id,
             "plain"
         );
         for wrong in ["s3cr3", "s3cr3t ", ""] {
@@ -347,10 +374,14 @@ mod tests {
             Refusal::WrongSecret
         );
         assert_eq!(
-            r.authenticate(&[("hashed", "h4sh3d")]).await.unwrap().id,
+            r.authenticate(&[("hashed", "h4sh3d")])
+                .await
+                .unwrap()
+                .client
+                .id,
             "hashed"
         );
-        let Check::Hashed { verified, .. } = &r.clients["hashed"].check else {
+        let Check::Hashed { verified, .. } = &r.clients["hashed"].checks[0] else {
             unreachable!()
         };
         assert!(
@@ -358,7 +389,11 @@ mod tests {
             "the verified secret is remembered"
         );
         assert_eq!(
-            r.authenticate(&[("hashed", "h4sh3d")]).await.unwrap().id,
+            r.authenticate(&[("hashed", "h4sh3d")])
+                .await
+                .unwrap()
+                .client
+                .id,
             "hashed"
         );
         assert_eq!(

@@ -293,7 +293,8 @@ fn form_decode(value: &str) -> Option<String> {
 
 /// The `tracing` target of audit events: one per token issued and per failed client
 /// authentication, with the client id, scopes, `jti`, outcome, reason and source address;
-/// never a secret or a token. Values are logged quoted and escaped (`Debug`), so a client
+/// never a secret or a token. `secret` says which of a client's secrets was used (1 or 2,
+/// during a rotation). Values are logged quoted and escaped (`Debug`), so a client
 /// id holding a newline cannot forge a log line.
 pub const AUDIT: &str = "audit";
 
@@ -421,8 +422,8 @@ impl TokenApi {
                 }
                 candidates.push((raw.id.as_str(), raw.secret.as_str()));
                 let outcome = clients.authenticate(&candidates).await;
-                if let (Ok(client), Some(body_id)) = (&outcome, params.client_id.as_deref())
-                    && body_id != client.id
+                if let (Ok(ok), Some(body_id)) = (&outcome, params.client_id.as_deref())
+                    && body_id != ok.client.id
                 {
                     return Err(invalid_request(
                         "The client_id in the body differs from the authenticated client",
@@ -441,8 +442,8 @@ impl TokenApi {
                 (id, _) => (id.unwrap_or("-").to_owned(), Err("no_credentials")),
             },
         };
-        let client = match outcome {
-            Ok(client) => client,
+        let (client, secret_used) = match outcome {
+            Ok(ok) => (ok.client, ok.secret),
             Err(reason) => return Err(refuse(&attempted_id, reason)),
         };
 
@@ -456,6 +457,7 @@ impl TokenApi {
             client_id = client.id.as_str(),
             scope = token.scope.as_str(),
             jti = token.jti.as_str(),
+            secret = secret_used,
             source = source.as_str(),
         );
         Ok(TokenResponses::Ok(
@@ -523,7 +525,7 @@ mod tests {
             let _ = TokenParams::from_json(&body);
             let registry = ClientRegistry::new(&[crate::config::ClientConfig {
                 client_id: "svc".into(),
-                secret: crate::config::ClientSecret::Plain("right-secret".to_owned().into()),
+                secrets: vec![crate::config::ClientSecret::Plain("right-secret".to_owned().into())],
                 scopes: vec![Scope::ApiWrite],
             }]);
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();

@@ -461,3 +461,63 @@ scopes = [\"players:create\"]
         assert!(!log.contains(signature), "a token signature is in the log");
     }
 }
+
+#[test]
+fn a_client_with_two_secrets_rotates_without_downtime_and_the_audit_says_which() {
+    let (old, new) = ("old-secret-value", "new-secret-value");
+    let server = ServerProcess::start(&format!(
+        "{JWT_CONFIG}
+[[default.clients]]
+client_id = \"plain-two\"
+client_secret = [\"{old}\", \"{new}\"]
+[[default.clients]]
+client_id = \"hashed-two\"
+client_secret_hash = [\"{}\", \"{}\"]
+",
+        argon2_hash(old),
+        argon2_hash(new)
+    ));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let http = reqwest::Client::new();
+        for id in ["plain-two", "hashed-two"] {
+            for (secret, expected) in [(old, 200), (new, 200), ("neither", 401)] {
+                let status = http
+                    .post(format!("{}/auth/token", server.base))
+                    .basic_auth(id, Some(secret))
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
+                assert_eq!(status, expected, "{id} with {secret}");
+            }
+        }
+    });
+    let log = server.log();
+    let issued: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("event=\"token_issued\""))
+        .collect();
+    assert_eq!(issued.len(), 4, "{log}");
+    for (line, secret) in issued.iter().zip([1, 2, 1, 2]) {
+        assert!(line.contains(&format!(" secret={secret} ")), "{line}");
+    }
+    assert!(!log.contains(old) && !log.contains(new));
+}
+
+#[test]
+fn more_than_two_secrets_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        format!("{JWT_CONFIG}\n[[default.clients]]\nclient_id = \"x\"\nclient_secret = [\"a\", \"b\", \"c\"]\n"),
+    )
+    .unwrap();
+    let output = command().env("APP_CONFIG", &path).output().unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(text.contains("client \"x\" has 3 secrets"), "{text}");
+}
