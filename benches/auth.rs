@@ -3,7 +3,7 @@
 //!
 //! cargo bench --bench auth
 
-use std::hint::black_box;
+use std::{hint::black_box, sync::Arc};
 
 use argon2::{
     Argon2, PasswordHasher,
@@ -12,7 +12,7 @@ use argon2::{
 use criterion::{Criterion, criterion_group, criterion_main};
 use players_api::{
     auth::{
-        ClientRegistry, TokenIssuer, TokenValidator,
+        ClientDirectory, ClientRegistry, TokenIssuer, TokenValidator,
         endpoint::{TokenParams, TokenResponse, grant_scope},
         scopes::Scope,
     },
@@ -33,11 +33,13 @@ fn registry() -> ClientRegistry {
             client_id: "plain".into(),
             secrets: vec![ClientSecret::Plain(SecretString::from(SECRET))],
             scopes: vec![Scope::ApiWrite],
+            enabled: true,
         },
         ClientConfig {
             client_id: "hashed".into(),
             secrets: vec![ClientSecret::Argon2id(hash)],
             scopes: vec![Scope::ApiWrite],
+            enabled: true,
         },
     ])
 }
@@ -80,7 +82,14 @@ fn jwt_config() -> JwtConfig {
 
 fn tokens(c: &mut Criterion) {
     let issuer = TokenIssuer::new(&jwt_config());
-    let validator = TokenValidator::new(&jwt_config());
+    // The tokens below are for "client", which must exist and be enabled.
+    let clients = ClientRegistry::new(&[ClientConfig {
+        client_id: "client".into(),
+        secrets: vec![ClientSecret::Plain(SecretString::from(SECRET))],
+        scopes: vec![Scope::ApiWrite],
+        enabled: true,
+    }]);
+    let validator = TokenValidator::new(&jwt_config(), Arc::new(ClientDirectory::new(clients)));
     let token = issuer
         .issue("client", "api:write".into())
         .unwrap()

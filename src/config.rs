@@ -306,6 +306,13 @@ pub struct RawClient {
     pub client_secret_hash: Option<OneOrTwo<String>>,
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
+    /// `false` refuses new tokens and the client's live tokens (reloaded on SIGHUP).
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+}
+
+fn default_enabled() -> bool {
+    true
 }
 
 fn serialize_masked<S: serde::Serializer>(
@@ -371,6 +378,7 @@ pub struct ClientConfig {
     pub secrets: Vec<ClientSecret>,
     /// The scopes the client may be granted, in configuration order, without repeats.
     pub scopes: Vec<Scope>,
+    pub enabled: bool,
 }
 
 /// How a client's secret is kept in the configuration.
@@ -525,6 +533,7 @@ impl Config {
                     "client_id": c.client_id,
                     field: shown,
                     "scopes": c.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                    "enabled": c.enabled,
                 })
             }).collect::<Vec<_>>(),
         })
@@ -753,6 +762,7 @@ impl TryFrom<RawConfig> for Config {
                 client_id: client.client_id,
                 secrets,
                 scopes,
+                enabled: client.enabled,
             });
         }
 

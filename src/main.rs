@@ -5,7 +5,7 @@ use std::{io::IsTerminal, process::ExitCode};
 use clap::{Parser, Subcommand};
 use players_api::{
     Config,
-    auth::{clients, keys, scopes::Scope},
+    auth::{ClientDirectory, ClientRegistry, clients, keys, scopes::Scope},
     build,
     config::LogFormat,
     openapi,
@@ -228,6 +228,7 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    tokio::spawn(reload_clients_on_sighup(app.clients()));
     tracing::info!(
         "listening on http://{addr} (Swagger UI at http://{addr}/swagger)",
         addr = app.local_addr()
@@ -242,6 +243,32 @@ async fn serve() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// On SIGHUP, reads the configuration again and replaces the client list: a client added,
+/// removed, given a new secret or set to `enabled = false` takes effect without a restart.
+/// Everything else (keys, address, database) still needs one. A configuration that no
+/// longer loads is logged and the previous clients are kept.
+async fn reload_clients_on_sighup(clients: std::sync::Arc<ClientDirectory>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: clients reload only on restart");
+            return;
+        };
+        while hangup.recv().await.is_some() {
+            match Config::load() {
+                Ok((config, _)) => {
+                    clients.replace(ClientRegistry::new(&config.clients));
+                    tracing::info!(clients = config.clients.len(), "clients reloaded (SIGHUP)");
+                }
+                Err(e) => tracing::error!("reload failed, keeping the previous clients: {e}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = clients;
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM, what container runtimes send.

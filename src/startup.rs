@@ -19,7 +19,7 @@ use poem::error::ResponseError;
 
 use crate::{
     auth::{
-        Auth,
+        Auth, ClientDirectory,
         bearer::TOKEN_URL,
         discovery::{PublishedKeys, ServerMetadata},
         endpoint::TokenContext,
@@ -53,6 +53,7 @@ pub enum StartupError {
 /// A bound server, ready to run.
 pub struct Application {
     acceptor: TcpAcceptor,
+    clients: Arc<ClientDirectory>,
     idle_timeout: Duration,
     local_addr: SocketAddr,
     app: poem::endpoint::BoxEndpoint<'static>,
@@ -87,9 +88,12 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{local_addr}"));
-    let app = routes(&config, &public_url, store.clone());
+    let auth = Auth::new(&config);
+    let clients = auth.clients.clone();
+    let app = routes(&config, auth, &public_url, store.clone());
     Ok(Application {
         acceptor,
+        clients,
         idle_timeout: Duration::from_secs(config.limits.idle_timeout_seconds),
         local_addr,
         app,
@@ -100,10 +104,10 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
 /// The routes, with the auth state, the store and the error mapping attached.
 fn routes(
     config: &Config,
+    auth: Auth,
     public_url: &str,
     store: PlayerStore,
 ) -> poem::endpoint::BoxEndpoint<'static> {
-    let auth = Auth::new(config);
     let throttle = Arc::new(Throttle::new(&config.throttle));
     let body_limit = BodyLimit(config.limits.body_bytes);
     let jwks = config
@@ -198,6 +202,11 @@ impl Application {
     /// The address actually bound (with the real port when configured with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The client list the running server uses, to replace on a configuration reload.
+    pub fn clients(&self) -> Arc<ClientDirectory> {
+        self.clients.clone()
     }
 
     /// Serves until the process is stopped.

@@ -17,6 +17,7 @@ use poem_openapi::{
 use serde::Deserialize;
 
 use super::{
+    ClientDirectory,
     keys::KeySet,
     scopes::{self, Scope, WriteScope},
     token::TOKEN_TYPE,
@@ -60,12 +61,14 @@ pub fn base_validation(issuer: &str, audience: &str) -> Validation {
 /// Verifies access tokens against the keys built once at start-up.
 pub struct TokenValidator {
     keys: Arc<KeySet>,
+    clients: Arc<ClientDirectory>,
 }
 
 impl TokenValidator {
-    pub fn new(config: &JwtConfig) -> Self {
+    pub fn new(config: &JwtConfig, clients: Arc<ClientDirectory>) -> Self {
         Self {
             keys: config.keys.clone(),
+            clients,
         }
     }
 
@@ -106,6 +109,10 @@ impl TokenValidator {
             return Err(Error::InvalidToken(
                 "The token names a key this server does not use",
             ));
+        }
+        // A disabled or removed client's tokens stop working at once, not when they expire.
+        if !self.clients.current().is_enabled(&data.claims.client_id) {
+            return Err(Error::InvalidToken("The token's client is disabled"));
         }
         if data.header.crit.is_some() {
             return Err(Error::InvalidToken(
@@ -237,6 +244,7 @@ mod tests {
     fn validator() -> TokenValidator {
         TokenValidator::new(
             &JwtConfig::hs256("0123456789abcdef0123456789abcdef", "i", "a", 60).unwrap(),
+            Arc::new(ClientDirectory::new(crate::auth::ClientRegistry::new(&[]))),
         )
     }
 

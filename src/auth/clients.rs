@@ -15,7 +15,7 @@
 
 use std::{
     collections::HashMap,
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -57,6 +57,8 @@ pub struct Client {
     pub id: String,
     /// The scopes this client may be granted, in configuration order.
     pub scopes: Vec<Scope>,
+    /// `false`: no new tokens, and its live tokens are refused.
+    pub enabled: bool,
     /// One check per configured secret (two during a rotation).
     checks: Vec<Check>,
 }
@@ -76,6 +78,8 @@ enum Check {
 pub enum Refusal {
     UnknownClient,
     WrongSecret,
+    /// The right secret, but the client has `enabled = false`.
+    Disabled,
 }
 
 impl Refusal {
@@ -83,6 +87,7 @@ impl Refusal {
         match self {
             Refusal::UnknownClient => "unknown_client",
             Refusal::WrongSecret => "wrong_secret",
+            Refusal::Disabled => "client_disabled",
         }
     }
 }
@@ -135,6 +140,7 @@ impl ClientRegistry {
                 Client {
                     id: config.client_id.clone(),
                     scopes: config.scopes.clone(),
+                    enabled: config.enabled,
                     checks,
                 },
             );
@@ -156,6 +162,20 @@ impl ClientRegistry {
         &self,
         candidates: &[(&str, &str)],
     ) -> Result<Authenticated<'_>, Refusal> {
+        let found = self.verify(candidates).await?;
+        if found.client.enabled {
+            Ok(found)
+        } else {
+            Err(Refusal::Disabled)
+        }
+    }
+
+    /// Whether tokens of `client_id` may be used: the client exists and is enabled.
+    pub fn is_enabled(&self, client_id: &str) -> bool {
+        self.clients.get(client_id).is_some_and(|c| c.enabled)
+    }
+
+    async fn verify(&self, candidates: &[(&str, &str)]) -> Result<Authenticated<'_>, Refusal> {
         let mut refusal = Refusal::UnknownClient;
         // (client, which secret, presented secret) still to verify with Argon2.
         let mut slow: Vec<(Option<&Client>, usize, &str)> = Vec::new();
@@ -241,6 +261,24 @@ impl ClientRegistry {
         remembered.is_some_and(|(known, until)| {
             Instant::now() < until && bool::from(known.ct_eq(&self.digest(secret.as_bytes())))
         })
+    }
+}
+
+/// The current client registry, replaced whole when the configuration is reloaded
+/// (SIGHUP): requests in flight keep the registry they started with.
+pub struct ClientDirectory(arc_swap::ArcSwap<ClientRegistry>);
+
+impl ClientDirectory {
+    pub fn new(registry: ClientRegistry) -> Self {
+        Self(arc_swap::ArcSwap::from_pointee(registry))
+    }
+
+    pub fn current(&self) -> Arc<ClientRegistry> {
+        self.0.load_full()
+    }
+
+    pub fn replace(&self, registry: ClientRegistry) {
+        self.0.store(Arc::new(registry));
     }
 }
 
@@ -334,11 +372,13 @@ mod tests {
                 client_id: "plain".into(),
                 secrets: vec![ClientSecret::Plain(SecretString::from("s3cr3t"))],
                 scopes: vec![Scope::ApiWrite],
+                enabled: true,
             },
             ClientConfig {
                 client_id: "hashed".into(),
                 secrets: vec![ClientSecret::Argon2id(hash("h4sh3d"))],
                 scopes: vec![Scope::PlayersDelete],
+                enabled: true,
             },
         ])
     }

@@ -16,7 +16,7 @@ use poem_openapi::{
 };
 
 use super::{
-    ClientRegistry, TokenIssuer,
+    ClientDirectory, TokenIssuer,
     clients::Refusal,
     scopes::Scope,
     throttle::{ClientAddress, Throttle},
@@ -344,7 +344,7 @@ pub fn grant_scope(allowed: &[Scope], requested: Option<&str>) -> Result<String,
 
 /// What the token endpoint works with, built once at start-up.
 pub struct TokenContext {
-    pub clients: Arc<ClientRegistry>,
+    pub clients: Arc<ClientDirectory>,
     pub issuer: Arc<TokenIssuer>,
     pub throttle: Arc<Throttle>,
     pub metrics: Arc<Metrics>,
@@ -380,6 +380,7 @@ impl TokenApi {
             throttle,
             metrics,
         } = context.as_ref();
+        let clients = clients.current();
         let params = body.0;
         let basic = basic_credentials(request);
         if basic.is_some() && params.client_secret.is_some() {
@@ -523,10 +524,11 @@ mod tests {
         ) {
             let _ = TokenParams::from_form(&body);
             let _ = TokenParams::from_json(&body);
-            let registry = ClientRegistry::new(&[crate::config::ClientConfig {
+            let registry = crate::auth::ClientRegistry::new(&[crate::config::ClientConfig {
                 client_id: "svc".into(),
                 secrets: vec![crate::config::ClientSecret::Plain("right-secret".to_owned().into())],
                 scopes: vec![Scope::ApiWrite],
+                enabled: true,
             }]);
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
             for encoded in [basic.clone(), STANDARD.encode(&basic)] {

@@ -28,24 +28,25 @@ use std::sync::Arc;
 use crate::config::Config;
 
 pub use bearer::{BearerAuth, TokenValidator};
-pub use clients::ClientRegistry;
+pub use clients::{ClientDirectory, ClientRegistry};
 pub use endpoint::TokenApi;
 pub use token::TokenIssuer;
 
 /// Everything the auth paths need, built once from the configuration.
 #[derive(Clone)]
 pub struct Auth {
-    pub clients: Arc<ClientRegistry>,
+    pub clients: Arc<ClientDirectory>,
     pub issuer: Arc<TokenIssuer>,
     pub validator: Arc<TokenValidator>,
 }
 
 impl Auth {
     pub fn new(config: &Config) -> Self {
+        let clients = Arc::new(ClientDirectory::new(ClientRegistry::new(&config.clients)));
         Self {
-            clients: Arc::new(ClientRegistry::new(&config.clients)),
             issuer: Arc::new(TokenIssuer::new(&config.jwt)),
-            validator: Arc::new(TokenValidator::new(&config.jwt)),
+            validator: Arc::new(TokenValidator::new(&config.jwt, clients.clone())),
+            clients,
         }
     }
 }

@@ -521,3 +521,82 @@ fn more_than_two_secrets_are_refused() {
         + &String::from_utf8_lossy(&output.stderr);
     assert!(text.contains("client \"x\" has 3 secrets"), "{text}");
 }
+
+#[test]
+fn disabling_a_client_on_sighup_refuses_new_and_live_tokens_at_once() {
+    let clients = |enabled: bool| {
+        format!(
+            "{JWT_CONFIG}
+[[default.clients]]
+client_id = \"daemon\"
+client_secret = \"daemon-secret\"
+enabled = {enabled}
+[[default.clients]]
+client_id = \"other\"
+client_secret = \"other-secret\"
+"
+        )
+    };
+    let server = ServerProcess::start(&clients(true));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let http = reqwest::Client::new();
+    let grant = |id: &'static str, secret: &'static str| {
+        let (http, base) = (http.clone(), server.base.clone());
+        async move {
+            http.post(format!("{base}/auth/token"))
+                .basic_auth(id, Some(secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let write = |token: String| {
+        let (http, base) = (http.clone(), server.base.clone());
+        async move {
+            http.delete(format!("{base}/players/squadnumber/99"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    runtime.block_on(async {
+        let body: Value = grant("daemon", "daemon-secret").await.json().await.unwrap();
+        let live = body["access_token"].as_str().unwrap().to_owned();
+        let body: Value = grant("other", "other-secret").await.json().await.unwrap();
+        let others = body["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(write(live.clone()).await.status(), 404, "authenticated");
+
+        server.reconfigure(&clients(false));
+        let mut refused = false;
+        for _ in 0..50 {
+            if grant("daemon", "daemon-secret").await.status() == 401 {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(refused, "the disabled client gets no new token");
+        oauth_error(
+            grant("daemon", "daemon-secret").await,
+            401,
+            "invalid_client",
+        )
+        .await;
+        let response = write(live).await;
+        assert!(
+            header(response.headers(), "www-authenticate")
+                .unwrap()
+                .contains("invalid_token")
+        );
+        problem(response, 401).await;
+        assert_eq!(
+            write(others).await.status(),
+            404,
+            "other clients are unaffected"
+        );
+    });
+    assert!(server.log().contains("clients reloaded (SIGHUP)"));
+    assert!(server.log().contains("reason=\"client_disabled\""));
+}

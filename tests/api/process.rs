@@ -60,6 +60,19 @@ impl ServerProcess {
         Self::start_with_file(&config, dir)
     }
 
+    /// Replaces the `[default]` part of the configuration file after the port and database
+    /// (what `start` was given) and sends SIGHUP.
+    pub fn reconfigure(&self, config: &str) {
+        let text = std::fs::read_to_string(&self.config).expect("read config");
+        let head: String = text.lines().take(3).map(|l| format!("{l}\n")).collect();
+        std::fs::write(&self.config, format!("{head}{config}")).expect("write config");
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .expect("kill -HUP");
+        assert!(status.success());
+    }
+
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let status = Command::new("kill")
