@@ -81,6 +81,10 @@ const KNOWN_ENV_KEYS: &[&str] = &[
     "database.busy_timeout_ms",
     "log",
     "log.format",
+    "tls",
+    "tls.certs",
+    "tls.key",
+    "tls.behind_proxy",
 ];
 
 /// The development key and client secret committed in `Rocket.toml`: public, so the
@@ -144,6 +148,31 @@ pub struct RawConfig {
     pub database: DatabaseConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub tls: RawTls,
+}
+
+/// HTTPS: PEM files for the certificate chain and its private key.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTls {
+    pub certs: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// A proxy in front terminates TLS: plain HTTP here is expected.
+    pub behind_proxy: bool,
+}
+
+/// The certificate chain and key, read at start-up.
+#[derive(Clone)]
+pub struct TlsFiles {
+    pub certs_pem: Vec<u8>,
+    pub key_pem: SecretString,
+}
+
+impl fmt::Debug for TlsFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsFiles { .. }")
+    }
 }
 
 /// The brute-force brake on the token endpoint.
@@ -355,6 +384,9 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub database: DatabaseConfig,
     pub log: LogConfig,
+    /// `Some`: serve HTTPS directly.
+    pub tls: Option<TlsFiles>,
+    pub behind_proxy: bool,
     pub jwt: JwtConfig,
     pub clients: Vec<ClientConfig>,
 }
@@ -495,6 +527,17 @@ impl Config {
         Ok(())
     }
 
+    /// The warning to log when tokens would cross the network in the clear: RFC 6749
+    /// (§1.6, §2.3.1, §3.2) requires TLS on the token endpoint. Only for the `release`
+    /// profile, and not when `tls.behind_proxy` says a proxy terminates TLS.
+    pub fn plain_http_warning(&self, profile: &str) -> Option<&'static str> {
+        (profile == "release" && self.tls.is_none() && !self.behind_proxy).then_some(
+            "serving plain HTTP: client secrets and tokens cross the network in the clear. \
+             RFC 6749 requires TLS on the token endpoint: set tls.certs and tls.key, or \
+             tls.behind_proxy = true if a proxy in front terminates TLS",
+        )
+    }
+
     /// The configuration as it would be shown to an operator: secrets masked.
     pub fn redacted(&self) -> serde_json::Value {
         serde_json::json!({
@@ -507,6 +550,7 @@ impl Config {
             "limits": self.limits,
             "database": self.database,
             "log": self.log,
+            "tls": { "enabled": self.tls.is_some(), "behind_proxy": self.behind_proxy },
             "jwt": {
                 "algorithm": format!("{:?}", self.jwt.keys.current.algorithm),
                 "key_id": self.jwt.keys.current.kid,
@@ -767,6 +811,22 @@ impl TryFrom<RawConfig> for Config {
         }
 
         let public_url = raw.public_url.map(|u| parse_public_url(&u)).transpose()?;
+        let read = |path: &PathBuf, key: &str| {
+            std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::new(format!("{key} {}: {e}", path.display())))
+        };
+        let tls = match (&raw.tls.certs, &raw.tls.key) {
+            (Some(certs), Some(key)) => Some(TlsFiles {
+                certs_pem: read(certs, "tls.certs")?.into_bytes(),
+                key_pem: SecretString::from(read(key, "tls.key")?),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::new(
+                    "give both tls.certs and tls.key (PEM file paths), or neither",
+                ));
+            }
+        };
         for (value, name, min) in [
             (
                 u64::from(raw.throttle.max_failures),
@@ -804,6 +864,8 @@ impl TryFrom<RawConfig> for Config {
             limits: raw.limits,
             database: raw.database,
             log: raw.log,
+            tls,
+            behind_proxy: raw.tls.behind_proxy,
             jwt: JwtConfig {
                 current,
                 keys: Arc::new(keys),
@@ -906,6 +968,7 @@ impl RawConfig {
             limits: LimitsConfig::default(),
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
+            tls: RawTls::default(),
             jwt: RawJwt::default(),
             clients: Vec::new(),
         }

@@ -220,6 +220,9 @@ async fn serve() -> ExitCode {
         tracing::warn!(variable = %name, "ignoring an APP_ variable that names no setting");
     }
     tracing::info!(file = %origin.file.display(), profile = %origin.profile, "configuration loaded");
+    if let Some(warning) = config.plain_http_warning(origin.profile.as_str().as_str()) {
+        tracing::warn!("{warning}");
+    }
 
     let app = match build(config).await {
         Ok(app) => app,
@@ -230,7 +233,8 @@ async fn serve() -> ExitCode {
     };
     tokio::spawn(reload_clients_on_sighup(app.clients()));
     tracing::info!(
-        "listening on http://{addr} (Swagger UI at http://{addr}/swagger)",
+        "listening on {scheme}://{addr} (Swagger UI at {scheme}://{addr}/swagger)",
+        scheme = app.scheme(),
         addr = app.local_addr()
     );
     match app.run_until(shutdown_signal()).await {

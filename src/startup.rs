@@ -10,12 +10,13 @@ use poem::{
     Endpoint, EndpointExt, Route, Server,
     endpoint::make_sync,
     get,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    listener::{Acceptor, BoxAcceptor, Listener, RustlsCertificate, RustlsConfig, TcpListener},
     middleware::CatchPanic,
     web::Html,
 };
 
 use poem::error::ResponseError;
+use secrecy::ExposeSecret;
 
 use crate::{
     auth::{
@@ -44,6 +45,11 @@ pub enum StartupError {
         address: SocketAddr,
         source: io::Error,
     },
+    #[error("cannot serve HTTPS on {address} (check tls.certs and tls.key): {source}")]
+    Tls {
+        address: SocketAddr,
+        source: io::Error,
+    },
     #[error("cannot open the database {url}: {source}")]
     Database { url: String, source: sqlx::Error },
     #[error("cannot apply the database migrations: {0}")]
@@ -52,7 +58,8 @@ pub enum StartupError {
 
 /// A bound server, ready to run.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    acceptor: BoxAcceptor,
+    scheme: &'static str,
     clients: Arc<ClientDirectory>,
     idle_timeout: Duration,
     local_addr: SocketAddr,
@@ -64,10 +71,26 @@ pub struct Application {
 /// integration tests start on port 0.
 pub async fn build(config: Config) -> Result<Application, StartupError> {
     let address = SocketAddr::new(config.address, config.port);
-    let acceptor = TcpListener::bind(address)
-        .into_acceptor()
-        .await
-        .map_err(|source| StartupError::Bind { address, source })?;
+    let listener = TcpListener::bind(address);
+    let acceptor = match &config.tls {
+        Some(tls) => listener
+            .rustls(
+                RustlsConfig::new().fallback(
+                    RustlsCertificate::new()
+                        .cert(tls.certs_pem.clone())
+                        .key(tls.key_pem.expose_secret().as_bytes().to_vec()),
+                ),
+            )
+            .boxed()
+            .into_acceptor()
+            .await
+            .map_err(|source| StartupError::Tls { address, source })?,
+        None => listener
+            .boxed()
+            .into_acceptor()
+            .await
+            .map_err(|source| StartupError::Bind { address, source })?,
+    };
     let local_addr = acceptor
         .local_addr()
         .first()
@@ -84,15 +107,24 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
             },
         })?;
 
-    let public_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{local_addr}"));
+    let public_url = config.public_url.clone().unwrap_or_else(|| {
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{local_addr}")
+    });
     let auth = Auth::new(&config);
     let clients = auth.clients.clone();
     let app = routes(&config, auth, &public_url, store.clone());
     Ok(Application {
         acceptor,
+        scheme: if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
         clients,
         idle_timeout: Duration::from_secs(config.limits.idle_timeout_seconds),
         local_addr,
@@ -199,6 +231,11 @@ fn routes(
 }
 
 impl Application {
+    /// `https` when serving TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+
     /// The address actually bound (with the real port when configured with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr

@@ -87,6 +87,15 @@ pub async fn spawn_app_on(db_path: &std::path::Path) -> TestApp {
     start(db_path, "").await
 }
 
+/// reqwest's rustls takes its crypto from the process-wide provider (aws-lc-rs, as the
+/// server's): install it once, before any client is built.
+pub fn install_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+}
+
 /// The PostgreSQL server the suite runs against, when `TEST_POSTGRES_URL` is set
 /// (e.g. `postgres://postgres@127.0.0.1:55432/postgres`); otherwise the suite uses SQLite.
 pub fn postgres_url() -> Option<String> {
@@ -99,6 +108,7 @@ pub fn postgres_url() -> Option<String> {
 /// `TEST_POSTGRES_URL` a PostgreSQL database of its own, named after the path (so a
 /// restarted app finds the same one), created on first use.
 pub async fn database_url(db_path: &std::path::Path) -> String {
+    install_crypto();
     let Some(admin) = postgres_url() else {
         return format!("sqlite://{}", db_path.display());
     };
@@ -148,6 +158,7 @@ async fn start(db_path: &std::path::Path, extra: &str) -> TestApp {
 }
 
 async fn serve(config: Config) -> TestApp {
+    install_crypto();
     let app = build(config).await.expect("app builds");
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped());

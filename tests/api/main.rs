@@ -11,4 +11,5 @@ mod postgres;
 mod process;
 mod protection;
 mod startup;
+mod tls;
 mod token;

@@ -84,6 +84,7 @@ impl ServerProcess {
     }
 
     fn start_with_file(path: &Path, dir: Arc<TempDir>) -> ServerProcess {
+        crate::helpers::install_crypto();
         let mut child = command()
             .env("APP_CONFIG", path)
             .env("RUST_LOG", "info")

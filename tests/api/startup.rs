@@ -72,6 +72,10 @@ fn the_release_profile_runs_with_everything_from_the_environment() {
         "unknown variables are warned about: {text}"
     );
     assert!(text.contains("cannot listen on 203.0.113.1"), "{text}");
+    assert!(
+        text.contains("serving plain HTTP"),
+        "the release profile warns: {text}"
+    );
 }
 
 #[test]
