@@ -260,20 +260,7 @@ fn grant_and_create(base: &str, squad: i64) -> String {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let http = reqwest::Client::new();
-        let body: Value = http
-            .post(format!("{base}/auth/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "c"),
-                ("client_secret", "s"),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = body["access_token"].as_str().unwrap();
+        let token = fetch_token(&http, base, "c", "s").await;
         let response = http
             .post(format!("{base}/players"))
             .bearer_auth(token)
@@ -342,18 +329,10 @@ async fn a_read_only_database_answers_503_and_reads_still_work() {
             .status(),
         200
     );
-    let body: Value = http
-        .post(format!("{base}/auth/token"))
-        .form(&good_form())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = fetch_token(&http, &base, CLIENT_ID, CLIENT_SECRET).await;
     let response = http
         .post(format!("{base}/players"))
-        .bearer_auth(body["access_token"].as_str().unwrap())
+        .bearer_auth(&token)
         .json(&player_body(88))
         .send()
         .await
@@ -436,16 +415,8 @@ async fn a_locked_database_answers_503_and_the_service_recovers() {
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped());
     let http = reqwest::Client::new();
-    let body: Value = http
-        .post(format!("{base}/auth/token"))
-        .form(&good_form())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = body["access_token"].as_str().unwrap().to_owned();
+    let token = fetch_token(&http, &base, CLIENT_ID, CLIENT_SECRET).await;
+    let token = token.clone();
     let create = |squad: i64| {
         http.post(format!("{base}/players"))
             .bearer_auth(&token)

@@ -238,6 +238,26 @@ impl TestApp {
     }
 }
 
+/// A token for `id`/`secret` from the server at `base` (client_secret_post).
+pub async fn fetch_token(http: &Client, base: &str, id: &str, secret: &str) -> String {
+    let response = http
+        .post(format!("{base}/auth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(response.status(), 200, "token for {id}");
+    let body: Value = response.json().await.expect("token json");
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
+
 /// A valid player body with the given squad number.
 pub fn player_body(squad_number: i64) -> Value {
     serde_json::json!({

@@ -38,23 +38,6 @@ async fn fresh_database(admin: &str) -> String {
     with_database(admin, &name)
 }
 
-async fn token(http: &reqwest::Client, base: &str) -> String {
-    let body: Value = http
-        .post(format!("{base}/auth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "c"),
-            ("client_secret", "s"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn two_instances_share_one_database() {
     let Some(admin) = postgres_url() else { return };
@@ -81,7 +64,7 @@ async fn two_instances_share_one_database() {
     assert_eq!(players.len(), 26, "seeded exactly once");
 
     // A token issued by one instance is accepted by the other.
-    let from_a = token(&http, &a.base).await;
+    let from_a = fetch_token(&http, &a.base, "c", "s").await;
     let response = http
         .delete(format!("{}/players/squadnumber/1", b.base))
         .bearer_auth(&from_a)
