@@ -35,7 +35,8 @@ say "building the server"
 cargo build --locked --quiet
 binary="$root/target/debug/players-api"
 
-# Starts a server on a free port with its own database; prints its base URL.
+# Starts a server on a free port with its own database and sets $base to its URL. (Not
+# called in $(...): the server's pid must reach the cleanup list of this shell.)
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -58,7 +59,7 @@ start_server() {
     cat "$dir/server.log" >&2
     return 1
   fi
-  echo "$url"
+  base="$url"
 }
 
 token_for() {
@@ -71,7 +72,7 @@ say "1. openapi-spec-validator"
 openapi-spec-validator openapi/openapi.json
 
 say "2. Swagger UI in headless Chromium"
-base=$(start_server swagger)
+start_server swagger
 node e2e/node/swagger.mjs "$base" "$work/screenshots"
 echo "screenshots: $work/screenshots"
 
@@ -82,17 +83,17 @@ if grep -qiE 'warning|error|unable|could not' "$work/generate.log"; then
   echo "openapi-python-client reported problems with the spec" >&2
   exit 1
 fi
-base=$(start_server sdk)
+start_server sdk
 PYTHONPATH="$work" python3 e2e/sdk_check.py "$base"
 
 say "4. OAuth 2.0 client library: authlib (Basic unencoded, and post)"
-base=$(start_server clients)
+start_server clients
 python3 e2e/oauth_clients.py "$base"
 
 say "5. openid-client: RFC 8414 discovery from a URL issuer"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 issuer="http://127.0.0.1:$port"
-base=$(start_server discovery APP_PORT="$port" APP_JWT__ISSUER="$issuer" APP_PUBLIC_URL="$issuer")
+start_server discovery APP_PORT="$port" APP_JWT__ISSUER="$issuer" APP_PUBLIC_URL="$issuer"
 node e2e/node/discovery.mjs "$issuer"
 
 say "6. PyJWT: EdDSA and ES256 tokens verified from the JWKS"
@@ -100,15 +101,15 @@ for algorithm in EdDSA ES256; do
   "$binary" generate-key --algorithm "$algorithm" | python3 -c 'import re, sys
 print(re.search(r"-----BEGIN PRIVATE KEY-----.*?-----END PRIVATE KEY-----", sys.stdin.read(), re.S).group(0))' \
     > "$work/$algorithm.pem"
-  base=$(start_server "jwks-$algorithm" APP_JWT__ALGORITHM="$algorithm" APP_JWT__KEY= \
-    APP_JWT__PRIVATE_KEY_FILE="$work/$algorithm.pem")
+  start_server "jwks-$algorithm" APP_JWT__ALGORITHM="$algorithm" APP_JWT__KEY= \
+    APP_JWT__PRIVATE_KEY_FILE="$work/$algorithm.pem"
   python3 e2e/jwks_check.py "$base" "$algorithm"
 done
 
 say "7. schemathesis, all checks"
 # Every fuzzed token request with made-up credentials is a failed client authentication
 # from 127.0.0.1: give this server a throttle that the fuzzer cannot trip.
-base=$(start_server schemathesis APP_THROTTLE__MAX_FAILURES=1000000)
+start_server schemathesis APP_THROTTLE__MAX_FAILURES=1000000
 token=$(token_for "$base")
 schemathesis --config-file e2e/schemathesis.toml run "$base/openapi.json" \
   --checks all -H "Authorization: Bearer $token" --max-examples 100 \

@@ -275,17 +275,16 @@ impl ResponseError for Error {
                 response
             }
             Error::InvalidToken(description) => {
-                let mut body = problem(status, description);
-                body.error = Some("invalid_token".to_owned());
-                let mut response = problem_response(status, &body);
-                let challenge = format!(
-                    "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""
-                );
-                if let Ok(value) = HeaderValue::from_str(&challenge) {
-                    response
-                        .headers_mut()
-                        .insert(header::WWW_AUTHENTICATE, value);
-                }
+                // Rejections must not cost more than successes: each of the few fixed
+                // descriptions is rendered once and then only copied.
+                let (body, challenge) = invalid_token_parts(description);
+                let mut response = Response::builder()
+                    .status(status)
+                    .content_type(PROBLEM_CONTENT_TYPE)
+                    .body(body);
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, challenge);
                 response
             }
             Error::InsufficientScope(scope) => {
@@ -331,6 +330,34 @@ impl ResponseError for Error {
                 &problem(status, "The server could not complete the request"),
             ),
         }
+    }
+}
+
+/// The body and challenge of a 401 `invalid_token` for `description`, rendered once per
+/// description (a fixed set of `&'static str`).
+fn invalid_token_parts(description: &'static str) -> (bytes::Bytes, HeaderValue) {
+    use std::{collections::HashMap, sync::Mutex};
+    static CACHE: Mutex<Option<HashMap<&'static str, (bytes::Bytes, HeaderValue)>>> =
+        Mutex::new(None);
+    let render = || {
+        let status = StatusCode::UNAUTHORIZED;
+        let mut body = problem(status, description);
+        body.error = Some("invalid_token".to_owned());
+        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        let challenge = format!(
+            "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""
+        );
+        let value = HeaderValue::from_str(&challenge)
+            .unwrap_or_else(|_| HeaderValue::from_static(BEARER_CHALLENGE));
+        (bytes::Bytes::from(bytes), value)
+    };
+    match CACHE.lock() {
+        Ok(mut cache) => cache
+            .get_or_insert_with(HashMap::new)
+            .entry(description)
+            .or_insert_with(render)
+            .clone(),
+        Err(_) => render(),
     }
 }
 

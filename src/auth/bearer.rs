@@ -76,17 +76,30 @@ impl TokenValidator {
     /// a fixed description for the `WWW-Authenticate` challenge.
     pub fn validate(&self, token: &str) -> Result<Principal, Error> {
         // The `kid` only selects among our own keys; the key then dictates the algorithm.
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| Error::InvalidToken(describe(e.kind())))?;
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.keys.verifying(kid))
-            .ok_or(Error::InvalidToken(
-                "The token's key id is not one of this server's keys",
-            ))?;
+        // With one key (the usual case) the token is verified against it directly and its
+        // `kid` compared afterwards, so the header is parsed once.
+        let unknown_kid =
+            || Error::InvalidToken("The token's key id is not one of this server's keys");
+        let (expected_kid, key) = match self.keys.single() {
+            Some((kid, key)) => (Some(kid), key),
+            None => {
+                let header = jsonwebtoken::decode_header(token)
+                    .map_err(|e| Error::InvalidToken(describe(e.kind())))?;
+                let key = header
+                    .kid
+                    .as_deref()
+                    .and_then(|kid| self.keys.verifying(kid))
+                    .ok_or_else(unknown_kid)?;
+                (None, key)
+            }
+        };
         let data = jsonwebtoken::decode::<Principal>(token, &key.key, &key.validation)
             .map_err(|e| Error::InvalidToken(describe(e.kind())))?;
+        if let Some(expected) = expected_kid
+            && data.header.kid.as_deref() != Some(expected)
+        {
+            return Err(unknown_kid());
+        }
         // jsonwebtoken checks neither `typ` nor `crit` (RFC 8725 §3.11, RFC 7515 §4.1.11).
         let typ_ok = data.header.typ.as_deref().is_some_and(|typ| {
             typ.eq_ignore_ascii_case(TOKEN_TYPE) || typ.eq_ignore_ascii_case("application/at+jwt")

@@ -128,6 +128,19 @@ impl KeySet {
         })
     }
 
+    /// The only verifying key, when there is just one: the token's `kid` can then be
+    /// checked after verification, sparing a separate parse of its header.
+    pub fn single(&self) -> Option<(&str, &VerifyingKey)> {
+        if self.verifying.len() == 1 {
+            self.verifying
+                .iter()
+                .next()
+                .map(|(kid, key)| (kid.as_str(), key))
+        } else {
+            None
+        }
+    }
+
     /// The key a token's `kid` names, if this set has it.
     pub fn verifying(&self, kid: &str) -> Option<&VerifyingKey> {
         self.verifying.get(kid)
