@@ -73,6 +73,17 @@ enum Check {
     },
 }
 
+impl Check {
+    /// Whether `digest` is the remembered secret of a hashed check, still fresh at `now`.
+    fn remembers(&self, digest: &Digest, now: Instant) -> bool {
+        let Check::Hashed { verified, .. } = self else {
+            return false;
+        };
+        let remembered = verified.lock().ok().and_then(|v| *v);
+        remembered.is_some_and(|(known, until)| now < until && bool::from(known.ct_eq(digest)))
+    }
+}
+
 /// Why a client could not be authenticated, for the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -177,28 +188,25 @@ impl ClientRegistry {
 
     async fn verify(&self, candidates: &[(&str, &str)]) -> Result<Authenticated<'_>, Refusal> {
         let mut refusal = Refusal::UnknownClient;
-        // (client, which secret, presented secret) still to verify with Argon2.
-        let mut slow: Vec<(Option<&Client>, usize, &str)> = Vec::new();
+        // (client, which secret, presented secret, its digest) still to verify with Argon2.
+        let mut slow: Vec<(Option<&Client>, usize, &str, Digest)> = Vec::new();
         let now = Instant::now();
         for &(id, secret) in candidates {
             let digest = self.digest(secret.as_bytes());
             let Some(client) = self.clients.get(id) else {
                 // Spend the same comparison so an unknown id is not told apart by timing.
                 let _ = Digest::default().ct_eq(&digest);
-                slow.push((None, 0, secret));
+                slow.push((None, 0, secret, digest));
                 continue;
             };
             refusal = Refusal::WrongSecret;
             for (index, check) in client.checks.iter().enumerate() {
                 let matches = match check {
                     Check::Plain(expected) => bool::from(expected.ct_eq(&digest)),
-                    Check::Hashed { verified, .. } => {
-                        let remembered = verified.lock().ok().and_then(|v| *v);
-                        let hit = remembered.is_some_and(|(known, until)| {
-                            now < until && bool::from(known.ct_eq(&digest))
-                        });
+                    Check::Hashed { .. } => {
+                        let hit = check.remembers(&digest, now);
                         if !hit {
-                            slow.push((Some(client), index, secret));
+                            slow.push((Some(client), index, secret, digest));
                         }
                         hit
                     }
@@ -213,7 +221,7 @@ impl ClientRegistry {
         }
         // Candidates may name the same client with the same secret (nothing to decode).
         slow.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2 && a.0.map(|c| &c.id) == b.0.map(|c| &c.id));
-        for (client, index, secret) in slow {
+        for (client, index, secret, digest) in slow {
             let check = client.and_then(|c| c.checks.get(index));
             let hash = match check {
                 Some(Check::Hashed { hash, .. }) => hash.clone(),
@@ -225,7 +233,7 @@ impl ClientRegistry {
             // While this request waited for a permit, another may have verified the same
             // secret: many first requests arriving together then cost one Argon2 run.
             if let (Some(client), Some(check)) = (client, check)
-                && self.remembered(check, secret)
+                && check.remembers(&digest, Instant::now())
             {
                 return Ok(Authenticated {
                     client,
@@ -238,10 +246,7 @@ impl ClientRegistry {
                 if let Check::Hashed { verified, .. } = check
                     && let Ok(mut slot) = verified.lock()
                 {
-                    *slot = Some((
-                        self.digest(secret.as_bytes()),
-                        Instant::now() + VERIFIED_SECRET_TTL,
-                    ));
+                    *slot = Some((digest, Instant::now() + VERIFIED_SECRET_TTL));
                 }
                 return Ok(Authenticated {
                     client,
@@ -250,17 +255,6 @@ impl ClientRegistry {
             }
         }
         Err(refusal)
-    }
-
-    /// Whether `secret` is the remembered, still fresh secret of a hashed check.
-    fn remembered(&self, check: &Check, secret: &str) -> bool {
-        let Check::Hashed { verified, .. } = check else {
-            return false;
-        };
-        let remembered = verified.lock().ok().and_then(|v| *v);
-        remembered.is_some_and(|(known, until)| {
-            Instant::now() < until && bool::from(known.ct_eq(&self.digest(secret.as_bytes())))
-        })
     }
 }
 
