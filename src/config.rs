@@ -625,9 +625,9 @@ impl TryFrom<RawConfig> for Config {
         let key = raw.jwt.key.filter(|k| !k.expose_secret().is_empty());
         let private_pem = match (raw.jwt.private_key, &raw.jwt.private_key_file) {
             (Some(pem), None) => Some(pem),
-            (None, Some(path)) => Some(SecretString::from(std::fs::read_to_string(path).map_err(
-                |e| ConfigError::new(format!("jwt.private_key_file {}: {e}", path.display())),
-            )?)),
+            (None, Some(path)) => {
+                Some(SecretString::from(read_file(path, "jwt.private_key_file")?))
+            }
             (None, None) => None,
             (Some(_), Some(_)) => {
                 return Err(ConfigError::new(
@@ -689,12 +689,10 @@ impl TryFrom<RawConfig> for Config {
             })?;
             let public = match (p.public_key, &p.public_key_file) {
                 (Some(pem), None) => Some(pem),
-                (None, Some(path)) => Some(std::fs::read_to_string(path).map_err(|e| {
-                    ConfigError::new(format!(
-                        "jwt.previous_keys[{index}].public_key_file {}: {e}",
-                        path.display()
-                    ))
-                })?),
+                (None, Some(path)) => Some(read_file(
+                    path,
+                    &format!("jwt.previous_keys[{index}].public_key_file"),
+                )?),
                 (None, None) => None,
                 _ => {
                     return Err(ConfigError::new(format!(
@@ -811,14 +809,10 @@ impl TryFrom<RawConfig> for Config {
         }
 
         let public_url = raw.public_url.map(|u| parse_public_url(&u)).transpose()?;
-        let read = |path: &PathBuf, key: &str| {
-            std::fs::read_to_string(path)
-                .map_err(|e| ConfigError::new(format!("{key} {}: {e}", path.display())))
-        };
         let tls = match (&raw.tls.certs, &raw.tls.key) {
             (Some(certs), Some(key)) => Some(TlsFiles {
-                certs_pem: read(certs, "tls.certs")?.into_bytes(),
-                key_pem: SecretString::from(read(key, "tls.key")?),
+                certs_pem: read_file(certs, "tls.certs")?.into_bytes(),
+                key_pem: SecretString::from(read_file(key, "tls.key")?),
             }),
             (None, None) => None,
             _ => {
@@ -876,6 +870,12 @@ impl TryFrom<RawConfig> for Config {
             clients,
         })
     }
+}
+
+/// The text of a file a setting names; the error names the setting and the path.
+fn read_file(path: &Path, key: &str) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(format!("{key} {}: {e}", path.display())))
 }
 
 /// An Argon2id PHC string, or `None`.

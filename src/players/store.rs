@@ -74,6 +74,17 @@ enum Pool {
     Postgres(PgPool),
 }
 
+/// A SELECT of every player column, followed by `$rest` (the WHERE or ORDER BY clause).
+macro_rules! select_players {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, first_name, middle_name, last_name, date_of_birth, squad_number, ",
+            "position, abbr_position, team, league, starting11 FROM players ",
+            $rest
+        )
+    };
+}
+
 /// Runs `$body` with `$pool` bound to whichever pool the store has: one statement, type
 /// checked against each driver.
 macro_rules! with_pool {
@@ -175,10 +186,7 @@ impl PlayerStore {
     }
 
     pub async fn all(&self) -> Result<Vec<Player>, Error> {
-        const SQL: &str = concat!(
-            "SELECT id, first_name, middle_name, last_name, date_of_birth, squad_number, ",
-            "position, abbr_position, team, league, starting11 FROM players ORDER BY squad_number"
-        );
+        const SQL: &str = select_players!("ORDER BY squad_number");
         let rows: Vec<PlayerRow> =
             with_pool!(self, pool => sqlx::query_as(SQL).fetch_all(pool).await)
                 .map_err(db_error)?;
@@ -186,10 +194,7 @@ impl PlayerStore {
     }
 
     pub async fn by_id(&self, id: Uuid) -> Result<Option<Player>, Error> {
-        const SQL: &str = concat!(
-            "SELECT id, first_name, middle_name, last_name, date_of_birth, squad_number, ",
-            "position, abbr_position, team, league, starting11 FROM players WHERE id = $1"
-        );
+        const SQL: &str = select_players!("WHERE id = $1");
         let id = id.to_string();
         let row: Option<PlayerRow> =
             with_pool!(self, pool => sqlx::query_as(SQL).bind(&id).fetch_optional(pool).await)
@@ -198,10 +203,7 @@ impl PlayerStore {
     }
 
     pub async fn by_squad_number(&self, squad_number: i64) -> Result<Option<Player>, Error> {
-        const SQL: &str = concat!(
-            "SELECT id, first_name, middle_name, last_name, date_of_birth, squad_number, ",
-            "position, abbr_position, team, league, starting11 FROM players WHERE squad_number = $1"
-        );
+        const SQL: &str = select_players!("WHERE squad_number = $1");
         let row: Option<PlayerRow> =
             with_pool!(self, pool => sqlx::query_as(SQL).bind(squad_number).fetch_optional(pool).await)
                 .map_err(db_error)?;
