@@ -315,12 +315,8 @@ async fn a_read_only_database_answers_503_and_reads_still_work() {
     drop(players_api::build(created).await.unwrap());
     let url = format!("sqlite://{}?mode=ro", db.display());
     let config = players_api::Config::from_toml_str(&config_toml_with(&url, ""), "debug").unwrap();
-    let app = players_api::build(config)
-        .await
-        .expect("a read-only database still serves reads");
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped());
-    let http = reqwest::Client::new();
+    let app = spawn_app_from(config).await;
+    let (base, http) = (app.base.clone(), app.http.clone());
     assert_eq!(
         http.get(format!("{base}/players"))
             .send()
@@ -411,10 +407,8 @@ async fn a_locked_database_answers_503_and_the_service_recovers() {
         "debug",
     )
     .unwrap();
-    let app = players_api::build(config).await.unwrap();
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped());
-    let http = reqwest::Client::new();
+    let app = spawn_app_from(config).await;
+    let (base, http) = (app.base.clone(), app.http.clone());
     let token = fetch_token(&http, &base, CLIENT_ID, CLIENT_SECRET).await;
     let token = token.clone();
     let create = |squad: i64| {

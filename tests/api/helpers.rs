@@ -77,7 +77,7 @@ pub async fn spawn_app_with_keys(jwt_key: &str) -> TestApp {
     let url = database_url(&db).await;
     let config =
         Config::from_toml_str(&config_toml_keys(&url, "", jwt_key), "debug").expect("test config");
-    let mut app = serve(config).await;
+    let mut app = spawn_app_from(config).await;
     app._dir = Some(dir);
     app
 }
@@ -154,10 +154,11 @@ async fn start(db_path: &std::path::Path, extra: &str) -> TestApp {
     let url = database_url(db_path).await;
     let config =
         Config::from_toml_str(&config_toml_with(&url, extra), "debug").expect("test config");
-    serve(config).await
+    spawn_app_from(config).await
 }
 
-async fn serve(config: Config) -> TestApp {
+/// Starts the app with a configuration the test built itself.
+pub async fn spawn_app_from(config: Config) -> TestApp {
     install_crypto();
     let app = build(config).await.expect("app builds");
     let base = format!("http://{}", app.local_addr());

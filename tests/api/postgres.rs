@@ -171,10 +171,8 @@ async fn losing_the_database_answers_503_and_the_service_recovers() {
         "debug",
     )
     .unwrap();
-    let app = players_api::build(config).await.unwrap();
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped());
-    let http = reqwest::Client::new();
+    let app = spawn_app_from(config).await;
+    let (base, http) = (app.base.clone(), app.http.clone());
     assert_eq!(
         http.get(format!("{base}/players"))
             .send()
