@@ -124,7 +124,7 @@ impl TokenValidator {
             ));
         }
         // A disabled or removed client's tokens stop working at once, not when they expire.
-        if !self.clients.current().is_enabled(&data.claims.client_id) {
+        if !self.clients.is_enabled(&data.claims.client_id) {
             return Err(Error::InvalidToken("The token's client is disabled"));
         }
         if data.header.crit.is_some() {

@@ -271,6 +271,12 @@ impl ClientDirectory {
         self.0.load_full()
     }
 
+    /// As [`ClientRegistry::is_enabled`] on the current registry, without taking a
+    /// reference count (this runs on every protected request).
+    pub fn is_enabled(&self, client_id: &str) -> bool {
+        self.0.load().is_enabled(client_id)
+    }
+
     pub fn replace(&self, registry: ClientRegistry) {
         self.0.store(Arc::new(registry));
     }
