@@ -28,6 +28,7 @@ use poem_openapi::{
     types::Type,
 };
 use serde::Serialize;
+use std::sync::LazyLock;
 
 /// The realm named in every challenge.
 pub const REALM: &str = "players";
@@ -62,6 +63,68 @@ pub struct FieldError {
     pub detail: String,
 }
 
+/// Why a Bearer token was refused. Each reason has one fixed description, sent as the
+/// challenge's `error_description` and the problem's `detail`; both are rendered once, on
+/// first use, so refusing a token costs a table lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    Malformed,
+    BadSignature,
+    Expired,
+    NotYetValid,
+    WrongIssuer,
+    WrongAudience,
+    WrongAlgorithm,
+    MissingClaim,
+    UnknownKey,
+    NotAnAccessToken,
+    ForeignKey,
+    CriticalHeader,
+    ClientDisabled,
+}
+
+impl TokenRejection {
+    const ALL: [TokenRejection; 13] = [
+        TokenRejection::Malformed,
+        TokenRejection::BadSignature,
+        TokenRejection::Expired,
+        TokenRejection::NotYetValid,
+        TokenRejection::WrongIssuer,
+        TokenRejection::WrongAudience,
+        TokenRejection::WrongAlgorithm,
+        TokenRejection::MissingClaim,
+        TokenRejection::UnknownKey,
+        TokenRejection::NotAnAccessToken,
+        TokenRejection::ForeignKey,
+        TokenRejection::CriticalHeader,
+        TokenRejection::ClientDisabled,
+    ];
+
+    pub fn description(self) -> &'static str {
+        match self {
+            TokenRejection::Malformed => "The access token is malformed",
+            TokenRejection::BadSignature => "The access token signature is invalid",
+            TokenRejection::Expired => "The access token expired",
+            TokenRejection::NotYetValid => "The access token is not valid yet",
+            TokenRejection::WrongIssuer => "The access token was issued by another issuer",
+            TokenRejection::WrongAudience => "The access token is meant for another audience",
+            TokenRejection::WrongAlgorithm => {
+                "The access token is not signed with its key's algorithm"
+            }
+            TokenRejection::MissingClaim => "The access token lacks a required claim",
+            TokenRejection::UnknownKey => "The token's key id is not one of this server's keys",
+            TokenRejection::NotAnAccessToken => {
+                "The token is not an access token (typ must be at+jwt)"
+            }
+            TokenRejection::ForeignKey => "The token names a key this server does not use",
+            TokenRejection::CriticalHeader => {
+                "The token has critical header parameters this server does not understand"
+            }
+            TokenRejection::ClientDisabled => "The token's client is disabled",
+        }
+    }
+}
+
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -81,9 +144,9 @@ pub enum Error {
     /// A protected operation was called without a Bearer token.
     #[error("missing bearer token")]
     MissingToken,
-    /// The Bearer token was not accepted; the text says why.
-    #[error("invalid token: {0}")]
-    InvalidToken(&'static str),
+    /// The Bearer token was not accepted, and why.
+    #[error("invalid token: {}", .0.description())]
+    InvalidToken(TokenRejection),
     /// A valid token without a scope the operation needs; holds the scopes that would do.
     #[error("insufficient scope")]
     InsufficientScope(&'static str),
@@ -274,10 +337,10 @@ impl ResponseError for Error {
                 );
                 response
             }
-            Error::InvalidToken(description) => {
+            Error::InvalidToken(reason) => {
                 // Rejections must not cost more than successes: each of the few fixed
-                // descriptions is rendered once and then only copied.
-                let (body, challenge) = invalid_token_parts(description);
+                // reasons is rendered once and then only copied.
+                let (body, challenge) = invalid_token_parts(*reason);
                 let mut response = Response::builder()
                     .status(status)
                     .content_type(PROBLEM_CONTENT_TYPE)
@@ -333,32 +396,34 @@ impl ResponseError for Error {
     }
 }
 
-/// The body and challenge of a 401 `invalid_token` for `description`, rendered once per
-/// description (a fixed set of `&'static str`).
-fn invalid_token_parts(description: &'static str) -> (bytes::Bytes, HeaderValue) {
-    use std::{collections::HashMap, sync::Mutex};
-    static CACHE: Mutex<Option<HashMap<&'static str, (bytes::Bytes, HeaderValue)>>> =
-        Mutex::new(None);
-    let render = || {
-        let status = StatusCode::UNAUTHORIZED;
-        let mut body = problem(status, description);
-        body.error = Some("invalid_token".to_owned());
-        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
-        let challenge = format!(
-            "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""
-        );
-        let value = HeaderValue::from_str(&challenge)
-            .unwrap_or_else(|_| HeaderValue::from_static(BEARER_CHALLENGE));
-        (bytes::Bytes::from(bytes), value)
-    };
-    match CACHE.lock() {
-        Ok(mut cache) => cache
-            .get_or_insert_with(HashMap::new)
-            .entry(description)
-            .or_insert_with(render)
-            .clone(),
-        Err(_) => render(),
-    }
+/// The body and challenge of a 401 `invalid_token` for `reason`, from a table rendered
+/// once: no lock, no hashing and no allocation per refusal.
+fn invalid_token_parts(reason: TokenRejection) -> (bytes::Bytes, HeaderValue) {
+    static RENDERED: LazyLock<Vec<(bytes::Bytes, HeaderValue)>> = LazyLock::new(|| {
+        TokenRejection::ALL
+            .iter()
+            .map(|reason| {
+                let status = StatusCode::UNAUTHORIZED;
+                let description = reason.description();
+                let mut body = problem(status, description);
+                body.error = Some("invalid_token".to_owned());
+                let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+                let challenge = format!(
+                    "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""
+                );
+                let value = HeaderValue::from_str(&challenge)
+                    .unwrap_or_else(|_| HeaderValue::from_static(BEARER_CHALLENGE));
+                (bytes::Bytes::from(bytes), value)
+            })
+            .collect()
+    });
+    // `ALL` lists the variants in declaration order, so a variant's index is its discriminant.
+    RENDERED.get(reason as usize).cloned().unwrap_or_else(|| {
+        (
+            bytes::Bytes::new(),
+            HeaderValue::from_static(BEARER_CHALLENGE),
+        )
+    })
 }
 
 const BASIC_CHALLENGE: &str = "Basic realm=\"players\"";
@@ -445,4 +510,53 @@ impl poem_openapi::ApiResponse for Error {
     }
 
     fn register(_registry: &mut Registry) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_token_rejection_renders_its_own_description() {
+        for (index, reason) in TokenRejection::ALL.into_iter().enumerate() {
+            // No wildcard: a new reason fails to compile here until it is added to `ALL`.
+            match reason {
+                TokenRejection::Malformed
+                | TokenRejection::BadSignature
+                | TokenRejection::Expired
+                | TokenRejection::NotYetValid
+                | TokenRejection::WrongIssuer
+                | TokenRejection::WrongAudience
+                | TokenRejection::WrongAlgorithm
+                | TokenRejection::MissingClaim
+                | TokenRejection::UnknownKey
+                | TokenRejection::NotAnAccessToken
+                | TokenRejection::ForeignKey
+                | TokenRejection::CriticalHeader
+                | TokenRejection::ClientDisabled => {}
+            }
+            assert_eq!(reason as usize, index, "ALL is in declaration order");
+            let response = Error::InvalidToken(reason).as_response();
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            let challenge = response.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap();
+            assert_eq!(
+                challenge,
+                format!(
+                    "Bearer realm=\"players\", error=\"invalid_token\", error_description=\"{}\"",
+                    reason.description()
+                )
+            );
+            let (body, _) = invalid_token_parts(reason);
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                body,
+                serde_json::json!({
+                    "type": "about:blank", "title": "Unauthorized", "status": 401,
+                    "detail": reason.description(), "error": "invalid_token"
+                })
+            );
+        }
+    }
 }

@@ -22,7 +22,10 @@ use super::{
     scopes::{self, Scope, WriteScope},
     token::TOKEN_TYPE,
 };
-use crate::{config::JwtConfig, error::Error};
+use crate::{
+    config::JwtConfig,
+    error::{Error, TokenRejection},
+};
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECONDS: u64 = 60;
@@ -72,42 +75,37 @@ impl TokenValidator {
         }
     }
 
-    /// The token's claims if it is one of ours and still valid; otherwise the reason, as
-    /// a fixed description for the `WWW-Authenticate` challenge.
+    /// The token's claims if it is one of ours and still valid; otherwise why not.
     pub fn validate(&self, token: &str) -> Result<Principal, Error> {
         // The `kid` only selects among our own keys; the key then dictates the algorithm.
         // With one key (the usual case) the token is verified against it directly and its
         // `kid` compared afterwards, so the header is parsed once.
-        let unknown_kid =
-            || Error::InvalidToken("The token's key id is not one of this server's keys");
         let (expected_kid, key) = match self.keys.single() {
             Some((kid, key)) => (Some(kid), key),
             None => {
                 let header = jsonwebtoken::decode_header(token)
-                    .map_err(|e| Error::InvalidToken(describe(e.kind())))?;
+                    .map_err(|e| Error::InvalidToken(rejection(e.kind())))?;
                 let key = header
                     .kid
                     .as_deref()
                     .and_then(|kid| self.keys.verifying(kid))
-                    .ok_or_else(unknown_kid)?;
+                    .ok_or(Error::InvalidToken(TokenRejection::UnknownKey))?;
                 (None, key)
             }
         };
         let data = jsonwebtoken::decode::<Principal>(token, &key.key, &key.validation)
-            .map_err(|e| Error::InvalidToken(describe(e.kind())))?;
+            .map_err(|e| Error::InvalidToken(rejection(e.kind())))?;
         if let Some(expected) = expected_kid
             && data.header.kid.as_deref() != Some(expected)
         {
-            return Err(unknown_kid());
+            return Err(Error::InvalidToken(TokenRejection::UnknownKey));
         }
         // jsonwebtoken checks neither `typ` nor `crit` (RFC 8725 §3.11, RFC 7515 §4.1.11).
         let typ_ok = data.header.typ.as_deref().is_some_and(|typ| {
             typ.eq_ignore_ascii_case(TOKEN_TYPE) || typ.eq_ignore_ascii_case("application/at+jwt")
         });
         if !typ_ok {
-            return Err(Error::InvalidToken(
-                "The token is not an access token (typ must be at+jwt)",
-            ));
+            return Err(Error::InvalidToken(TokenRejection::NotAnAccessToken));
         }
         // An embedded or referenced key is never ours and is never followed
         // (RFC 8725 §3.10): no fetch, no file read, just a refusal.
@@ -119,35 +117,31 @@ impl TokenValidator {
             || h.x5t.is_some()
             || h.x5t_s256.is_some()
         {
-            return Err(Error::InvalidToken(
-                "The token names a key this server does not use",
-            ));
+            return Err(Error::InvalidToken(TokenRejection::ForeignKey));
         }
         // A disabled or removed client's tokens stop working at once, not when they expire.
         if !self.clients.is_enabled(&data.claims.client_id) {
-            return Err(Error::InvalidToken("The token's client is disabled"));
+            return Err(Error::InvalidToken(TokenRejection::ClientDisabled));
         }
         if data.header.crit.is_some() {
-            return Err(Error::InvalidToken(
-                "The token has critical header parameters this server does not understand",
-            ));
+            return Err(Error::InvalidToken(TokenRejection::CriticalHeader));
         }
         Ok(data.claims)
     }
 }
 
-fn describe(kind: &ErrorKind) -> &'static str {
+fn rejection(kind: &ErrorKind) -> TokenRejection {
     match kind {
-        ErrorKind::ExpiredSignature => "The access token expired",
-        ErrorKind::ImmatureSignature => "The access token is not valid yet",
-        ErrorKind::InvalidSignature => "The access token signature is invalid",
-        ErrorKind::InvalidIssuer => "The access token was issued by another issuer",
-        ErrorKind::InvalidAudience => "The access token is meant for another audience",
+        ErrorKind::ExpiredSignature => TokenRejection::Expired,
+        ErrorKind::ImmatureSignature => TokenRejection::NotYetValid,
+        ErrorKind::InvalidSignature => TokenRejection::BadSignature,
+        ErrorKind::InvalidIssuer => TokenRejection::WrongIssuer,
+        ErrorKind::InvalidAudience => TokenRejection::WrongAudience,
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-            "The access token is not signed with its key's algorithm"
+            TokenRejection::WrongAlgorithm
         }
-        ErrorKind::MissingRequiredClaim(_) => "The access token lacks a required claim",
-        _ => "The access token is malformed",
+        ErrorKind::MissingRequiredClaim(_) => TokenRejection::MissingClaim,
+        _ => TokenRejection::Malformed,
     }
 }
 
@@ -236,7 +230,7 @@ impl<'a, S: WriteScope> ApiExtractor<'a> for BearerAuth<S> {
     ) -> poem::Result<Self> {
         let token = bearer_token(request).ok_or(Error::MissingToken)?;
         if token.is_empty() {
-            return Err(Error::InvalidToken("The access token is malformed").into());
+            return Err(Error::InvalidToken(TokenRejection::Malformed).into());
         }
         let validator = request.data::<Arc<TokenValidator>>().ok_or_else(|| {
             Error::internal("token validator missing", "not registered as route data")
