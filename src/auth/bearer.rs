@@ -93,6 +93,8 @@ impl TokenValidator {
                 (None, key)
             }
         };
+        // A forged token is refused on its signature alone, before any of it is parsed.
+        key.check_signature(token).map_err(Error::InvalidToken)?;
         let data = jsonwebtoken::decode::<Principal>(token, &key.key, &key.validation)
             .map_err(|e| Error::InvalidToken(rejection(e.kind())))?;
         if let Some(expected) = expected_kid

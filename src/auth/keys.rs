@@ -12,12 +12,16 @@
 
 use std::collections::HashMap;
 
+use aws_lc_rs::hmac;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Validation,
     jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash},
 };
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+
+use crate::error::TokenRejection;
 
 /// The algorithms a key may use.
 pub const SUPPORTED: &str = "HS256, EdDSA or ES256";
@@ -59,6 +63,47 @@ pub struct VerifyingKey {
     pub algorithm: Algorithm,
     pub key: DecodingKey,
     pub validation: Validation,
+    /// An HS256 key, ready to verify: jsonwebtoken builds its HMAC key afresh on every
+    /// `decode`, and parses the header twice before it gets to the signature.
+    hmac: Option<hmac::Key>,
+}
+
+impl VerifyingKey {
+    fn new(algorithm: Algorithm, key: DecodingKey, validation: Validation) -> Self {
+        let hmac = match (algorithm, key.try_get_as_bytes()) {
+            (Algorithm::HS256, Ok(secret)) => Some(hmac::Key::new(hmac::HMAC_SHA256, secret)),
+            _ => None,
+        };
+        VerifyingKey {
+            algorithm,
+            key,
+            validation,
+            hmac,
+        }
+    }
+
+    /// Refuses a token whose HS256 signature does not verify with this key, before any of
+    /// it is decoded or parsed: a forged or corrupted token costs one HMAC and no JSON.
+    ///
+    /// This check only ever refuses. A token it lets through is then verified and
+    /// validated in full by `jsonwebtoken::decode` (signature again, header, algorithm,
+    /// claims), so a mistake here could refuse a good token but never accept a bad one.
+    /// Keys of other algorithms pass through to that full check: repeating a public-key
+    /// verification would double the cost of every accepted token.
+    pub fn check_signature(&self, token: &str) -> Result<(), TokenRejection> {
+        let Some(key) = &self.hmac else {
+            return Ok(());
+        };
+        let (signed, signature) = token.rsplit_once('.').ok_or(TokenRejection::Malformed)?;
+        // An HS256 signature is 32 bytes; anything that does not fit is not one.
+        let mut decoded = [0u8; 64];
+        let length = URL_SAFE_NO_PAD
+            .decode_slice(signature, &mut decoded)
+            .map_err(|_| TokenRejection::Malformed)?;
+        // aws-lc compares the MACs in constant time.
+        hmac::verify(key, signed.as_bytes(), &decoded[..length])
+            .map_err(|_| TokenRejection::BadSignature)
+    }
 }
 
 /// The current signing key and every key that verifies.
@@ -100,14 +145,7 @@ impl KeySet {
                 jwk.common.key_algorithm = key_algorithm(algorithm);
                 jwks.keys.push(jwk);
             }
-            verifying.insert(
-                kid,
-                VerifyingKey {
-                    algorithm,
-                    key,
-                    validation: v,
-                },
-            );
+            verifying.insert(kid, VerifyingKey::new(algorithm, key, v));
             Ok(())
         };
         add(
@@ -411,5 +449,64 @@ mod tests {
         };
         let err = KeySet::new(&key("a"), &[key("a")], &validation()).unwrap_err();
         assert!(err.contains("\"a\""), "{err}");
+    }
+
+    #[test]
+    fn the_signature_check_refuses_forged_tokens_and_passes_genuine_ones() {
+        let config = |secret: &str| KeyConfig {
+            key_id: None,
+            material: KeyMaterial::Hmac(SecretString::from(secret)),
+        };
+        let set = KeySet::new(
+            &config("0123456789abcdef0123456789abcdef"),
+            &[],
+            &validation(),
+        )
+        .unwrap();
+        let (_, key) = set.single().unwrap();
+        let sign = |secret: &str| {
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(Algorithm::HS256),
+                &serde_json::json!({"sub": "x"}),
+                &EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .unwrap()
+        };
+        let genuine = sign("0123456789abcdef0123456789abcdef");
+        assert_eq!(key.check_signature(&genuine), Ok(()));
+        let other_key = sign("fedcba9876543210fedcba9876543210");
+        assert_eq!(
+            key.check_signature(&other_key),
+            Err(TokenRejection::BadSignature)
+        );
+        let (signed, _) = genuine.rsplit_once('.').unwrap();
+        for (token, reason) in [
+            (format!("{signed}."), TokenRejection::BadSignature),
+            (signed.replace('.', ""), TokenRejection::Malformed),
+            (format!("{signed}.not*base64"), TokenRejection::Malformed),
+            (
+                format!("{signed}.{}", "A".repeat(200)),
+                TokenRejection::Malformed,
+            ),
+        ] {
+            assert_eq!(key.check_signature(&token), Err(reason), "{token}");
+        }
+
+        // Public-key tokens are left to the full verification.
+        let generated = generate(Algorithm::EdDSA).unwrap();
+        let set = KeySet::new(
+            &KeyConfig {
+                key_id: None,
+                material: KeyMaterial::PrivatePem(
+                    Algorithm::EdDSA,
+                    SecretString::from(generated.secret_or_private_pem),
+                ),
+            },
+            &[],
+            &validation(),
+        )
+        .unwrap();
+        let (_, key) = set.single().unwrap();
+        assert_eq!(key.check_signature("a.b.c"), Ok(()));
     }
 }
