@@ -15,45 +15,9 @@ duration="${DURATION:-10}"
 connections="${CONNECTIONS:-32}"
 grants_for_memory="${GRANTS_FOR_MEMORY:-1000000}"
 
-if ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" -eq 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
-  "${apt_get[@]}" update -qq && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq wrk >/dev/null
-fi
-cargo build --release --locked --quiet
-binary="$root/target/release/players-api"
-work="$(mktemp -d)"
-trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
-
-secret="$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
-created="$("$binary" create-client hashed --scopes api:write)"
-hashed_secret="$(sed -n 's/^# client_secret = "\(.*\)"$/\1/p' <<<"$created")"
-hash_entry="$(grep -v '^#' <<<"$created")"
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-cat > "$work/config.toml" <<TOML
-[default]
-port = $port
-database_url = "sqlite://$work/players.db"
-[default.jwt]
-key = "$(head -c 48 /dev/urandom | base64)"
-issuer = "bench"
-audience = "bench"
-[default.throttle]
-max_failures = 1000000000
-[[default.clients]]
-client_id = "plain"
-client_secret = "$secret"
-$hash_entry
-TOML
-base="http://127.0.0.1:$port"
-
-start() {
-  APP_CONFIG="$work/config.toml" "$@" "$binary" > "$work/server.log" 2>&1 &
-  server=$!
-  for _ in $(seq 1 100); do curl -sf "$base/health" >/dev/null && return; sleep 0.1; done
-  echo "server did not start" >&2; cat "$work/server.log" >&2; exit 1
-}
-stop() { kill "$server"; wait "$server" 2>/dev/null || true; }
-rss_kib() { awk "/^$1:/ {print \$2}" "/proc/$server/status"; }
+# shellcheck source=benches/load/common.sh
+source "$root/benches/load/common.sh"
+install_package wrk
 
 lua() {  # method path body [header...]
   local file="$work/$RANDOM.lua" method="$1" body="$3"; shift 3
@@ -88,8 +52,7 @@ PY
 form="grant_type=client_credentials&client_id=plain&client_secret=$secret"
 basic="$(printf 'plain:%s' "$secret" | base64 -w0)"
 start
-token="$(curl -sf "$base/auth/token" -d "$form" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
-bad_token="${token%?}$( [ "${token: -1}" = A ] && echo B || echo A )"
+fetch_tokens
 player='{"firstName":"Lionel","lastName":"Messi","squadNumber":10,"position":"Right Winger","team":"Inter Miami CF"}'
 echo -e "scenario\treq/s\tp50 ms\tp99 ms\trequests\tnon-2xx\tsocket errors" > "$results"
 run health /health

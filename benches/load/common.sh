@@ -1,0 +1,51 @@
+# Shared by the load scripts (sourced, not run): builds the release binary, writes a
+# throwaway configuration on loopback (a plaintext client "plain" with $secret and an
+# Argon2id client "hashed" with $hashed_secret, both allowed api:write), and defines
+# start [prefix command...], stop and install_package.
+install_package() {  # command [package]
+  command -v "$1" >/dev/null && return
+  if [ "$(id -u)" -eq 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+  "${apt_get[@]}" update -qq && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq "${2:-$1}" >/dev/null
+}
+cargo build --release --locked --quiet
+binary="$root/target/release/players-api"
+work="$(mktemp -d)"
+trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+secret="$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+created="$("$binary" create-client hashed --scopes api:write)"
+hashed_secret="$(sed -n 's/^# client_secret = "\(.*\)"$/\1/p' <<<"$created")"
+hash_entry="$(grep -v '^#' <<<"$created")"
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+cat > "$work/config.toml" <<TOML
+[default]
+port = $port
+database_url = "sqlite://$work/players.db"
+[default.jwt]
+key = "$(head -c 48 /dev/urandom | base64)"
+issuer = "bench"
+audience = "bench"
+[default.throttle]
+max_failures = 1000000000
+[[default.clients]]
+client_id = "plain"
+client_secret = "$secret"
+$hash_entry
+TOML
+base="http://127.0.0.1:$port"
+
+start() {
+  APP_CONFIG="$work/config.toml" "$@" "$binary" > "$work/server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 "${START_TRIES:-100}"); do curl -sf "$base/health" >/dev/null && return; sleep 0.1; done
+  echo "server did not start" >&2; cat "$work/server.log" >&2; exit 1
+}
+stop() { kill "$server"; wait "$server" 2>/dev/null || true; }
+rss_kib() { awk "/^$1:/ {print \$2}" "/proc/$server/status"; }
+
+
+# A token for "plain", and the same token with its last signature character changed.
+fetch_tokens() {
+  token="$(curl -sf "$base/auth/token" -d "grant_type=client_credentials&client_id=plain&client_secret=$secret" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
+  bad_token="${token%?}$( [ "${token: -1}" = A ] && echo B || echo A )"
+}
