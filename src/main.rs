@@ -185,10 +185,18 @@ fn create_client(client_id: &str, scope_names: &[String], profile: &str) -> Exit
 /// thread so requests never wait on the terminal or disk; it is not lossy (a full buffer
 /// makes the logger wait rather than drop an audit line), and the returned guard flushes
 /// it at exit.
+///
+/// The thread takes whatever lines are queued, writes them, and flushes once the queue is
+/// empty. `Stdout` alone would make that a `write` syscall per line (it is line-buffered);
+/// behind a `BufWriter` a busy server writes a batch of lines per syscall, and an idle
+/// one still writes each line as soon as it is logged.
 fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
-        .finish(std::io::stdout());
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stdout(),
+        ));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
