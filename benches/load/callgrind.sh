@@ -21,9 +21,9 @@ warmup="${WARMUP:-2000}"
 source "$root/benches/load/common.sh"
 install_package valgrind
 
-start
+start "$work/config.toml" "$port"
 fetch_tokens
-stop
+stop "$server"
 
 client="$work/client.py"
 cat > "$client" <<'PY'
@@ -44,12 +44,12 @@ results="$work/results.tsv"
 measure() {  # name expected-status method path body [header...]
   local name="$1" expected="$2" method="$3" path="$4" body="$5"; shift 5
   local out="$work/callgrind.$name.out"
-  START_TRIES=600 start valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out"
+  START_TRIES=600 start "$work/config.toml" "$port" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out"
   python3 "$client" "$port" "$warmup" "$method" "$path" "$expected" "$body" "$@"
   callgrind_control --instr=on "$server" >/dev/null 2>&1
   python3 "$client" "$port" "$requests" "$method" "$path" "$expected" "$body" "$@"
   callgrind_control --instr=off "$server" >/dev/null 2>&1
-  stop
+  stop "$server"
   local total
   total="$(awk '/^totals:/ {n = $2} END {print n}' "$out")"
   echo -e "$name\t$((total / requests))" >> "$results"

@@ -1,7 +1,8 @@
 # Shared by the load scripts (sourced, not run): builds the release binary, writes a
 # throwaway configuration on loopback (a plaintext client "plain" with $secret and an
-# Argon2id client "hashed" with $hashed_secret, both allowed api:write), and defines
-# start [prefix command...], stop and install_package.
+# Argon2id client "hashed" with $hashed_secret, both allowed api:write) in
+# $work/config.toml for $port, and defines install_package, free_port, start, stop,
+# rss_kib and fetch_tokens.
 install_package() {  # command [package]
   command -v "$1" >/dev/null && return
   if [ "$(id -u)" -eq 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
@@ -10,13 +11,15 @@ install_package() {  # command [package]
 cargo build --release --locked --quiet
 binary="$root/target/release/players-api"
 work="$(mktemp -d)"
-trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+servers=()
+trap 'kill "${servers[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 secret="$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
 created="$("$binary" create-client hashed --scopes api:write)"
 hashed_secret="$(sed -n 's/^# client_secret = "\(.*\)"$/\1/p' <<<"$created")"
 hash_entry="$(grep -v '^#' <<<"$created")"
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 cat > "$work/config.toml" <<TOML
 [default]
 port = $port
@@ -34,14 +37,16 @@ $hash_entry
 TOML
 base="http://127.0.0.1:$port"
 
-start() {
-  APP_CONFIG="$work/config.toml" "$@" "$binary" > "$work/server.log" 2>&1 &
+start() {  # config-file port [prefix command...]: starts a server, leaves its pid in $server
+  local config="$1" at="$2"; shift 2
+  APP_CONFIG="$config" "$@" "$binary" > "$work/server-$at.log" 2>&1 &
   server=$!
-  for _ in $(seq 1 "${START_TRIES:-100}"); do curl -sf "$base/health" >/dev/null && return; sleep 0.1; done
-  echo "server did not start" >&2; cat "$work/server.log" >&2; exit 1
+  servers+=("$server")
+  for _ in $(seq 1 "${START_TRIES:-100}"); do curl -sf "http://127.0.0.1:$at/health" >/dev/null && return; sleep 0.1; done
+  echo "server did not start" >&2; cat "$work/server-$at.log" >&2; exit 1
 }
-stop() { kill "$server"; wait "$server" 2>/dev/null || true; }
-rss_kib() { awk "/^$1:/ {print \$2}" "/proc/$server/status"; }
+stop() { kill "$1"; wait "$1" 2>/dev/null || true; }  # pid
+rss_kib() { awk "/^$2:/ {print \$2}" "/proc/$1/status"; }  # pid VmRSS|VmHWM
 
 
 # A token for "plain", and the same token with its last signature character changed.
