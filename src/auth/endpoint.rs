@@ -4,7 +4,7 @@
 //! (`invalid_request`), then the grant type (`unsupported_grant_type`), then the client's
 //! credentials (`invalid_client`), then the requested scope (`invalid_scope`).
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use poem::{Request, RequestBody, web::Data};
@@ -140,20 +140,24 @@ pub struct TokenParams {
 impl TokenParams {
     /// Builds the parameters from name/value pairs, refusing a repeated parameter
     /// (RFC 6749 §3.2) and ignoring unknown ones.
-    fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, Error> {
+    fn from_pairs<K: AsRef<str>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, Error> {
         let mut params = TokenParams::default();
-        let mut seen: HashMap<String, ()> = HashMap::new();
+        // One flag per parameter: a repeat is refused even if the first value was empty.
+        let mut seen = [false; 4];
         for (name, value) in pairs {
-            let slot = match name.as_str() {
-                "grant_type" => &mut params.grant_type,
-                "client_id" => &mut params.client_id,
-                "client_secret" => &mut params.client_secret,
-                "scope" => &mut params.scope,
+            let (index, slot) = match name.as_ref() {
+                "grant_type" => (0, &mut params.grant_type),
+                "client_id" => (1, &mut params.client_id),
+                "client_secret" => (2, &mut params.client_secret),
+                "scope" => (3, &mut params.scope),
                 _ => continue,
             };
-            if seen.insert(name, ()).is_some() {
+            if std::mem::replace(&mut seen[index], true) {
                 return Err(invalid_request("A request parameter is repeated"));
             }
+            let value = value.into();
             if !value.is_empty() {
                 *slot = Some(value);
             }
@@ -162,9 +166,7 @@ impl TokenParams {
     }
 
     pub fn from_form(body: &[u8]) -> Result<Self, Error> {
-        Self::from_pairs(
-            form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())),
-        )
+        Self::from_pairs(form_urlencoded::parse(body))
     }
 
     pub fn from_json(body: &[u8]) -> Result<Self, Error> {
