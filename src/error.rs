@@ -399,31 +399,29 @@ impl ResponseError for Error {
 /// The body and challenge of a 401 `invalid_token` for `reason`, from a table rendered
 /// once: no lock, no hashing and no allocation per refusal.
 fn invalid_token_parts(reason: TokenRejection) -> (bytes::Bytes, HeaderValue) {
-    static RENDERED: LazyLock<Vec<(bytes::Bytes, HeaderValue)>> = LazyLock::new(|| {
-        TokenRejection::ALL
-            .iter()
-            .map(|reason| {
-                let status = StatusCode::UNAUTHORIZED;
-                let description = reason.description();
-                let mut body = problem(status, description);
-                body.error = Some("invalid_token".to_owned());
-                let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
-                let challenge = format!(
-                    "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""
-                );
-                let value = HeaderValue::from_str(&challenge)
-                    .unwrap_or_else(|_| HeaderValue::from_static(BEARER_CHALLENGE));
-                (bytes::Bytes::from(bytes), value)
-            })
-            .collect()
-    });
-    // `ALL` lists the variants in declaration order, so a variant's index is its discriminant.
-    RENDERED.get(reason as usize).cloned().unwrap_or_else(|| {
-        (
-            bytes::Bytes::new(),
-            HeaderValue::from_static(BEARER_CHALLENGE),
-        )
-    })
+    type Parts = (TokenRejection, bytes::Bytes, HeaderValue);
+    fn render(reason: TokenRejection) -> Parts {
+        let status = StatusCode::UNAUTHORIZED;
+        let description = reason.description();
+        let mut body = problem(status, description);
+        body.error = Some("invalid_token".to_owned());
+        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        let challenge = format!(
+            "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""
+        );
+        let value = HeaderValue::from_str(&challenge)
+            .unwrap_or_else(|_| HeaderValue::from_static(BEARER_CHALLENGE));
+        (reason, bytes::Bytes::from(bytes), value)
+    }
+    static RENDERED: LazyLock<Vec<Parts>> =
+        LazyLock::new(|| TokenRejection::ALL.into_iter().map(render).collect());
+    // A reason missing from `ALL` is still answered correctly, just rendered each time.
+    let (_, body, challenge) = RENDERED
+        .iter()
+        .find(|(rendered, ..)| *rendered == reason)
+        .cloned()
+        .unwrap_or_else(|| render(reason));
+    (body, challenge)
 }
 
 const BASIC_CHALLENGE: &str = "Basic realm=\"players\"";
@@ -519,7 +517,8 @@ mod tests {
     #[test]
     fn every_token_rejection_renders_its_own_description() {
         for (index, reason) in TokenRejection::ALL.into_iter().enumerate() {
-            // No wildcard: a new reason fails to compile here until it is added to `ALL`.
+            // No wildcard: a new reason fails to compile here until it is added to `ALL`,
+            // so every reason is rendered once rather than on each refusal.
             match reason {
                 TokenRejection::Malformed
                 | TokenRejection::BadSignature
@@ -535,7 +534,11 @@ mod tests {
                 | TokenRejection::CriticalHeader
                 | TokenRejection::ClientDisabled => {}
             }
-            assert_eq!(reason as usize, index, "ALL is in declaration order");
+            assert_eq!(
+                TokenRejection::ALL.iter().position(|r| *r == reason),
+                Some(index),
+                "each reason is listed once"
+            );
             let response = Error::InvalidToken(reason).as_response();
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
             let challenge = response.headers()[header::WWW_AUTHENTICATE]
