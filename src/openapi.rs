@@ -153,6 +153,39 @@ pub fn swagger_page(service: &OpenApiService<Apis, ()>, document: &str) -> Strin
     service.swagger_ui_html().replace(&service.spec(), document)
 }
 
+/// The Content-Security-Policy of the Swagger UI page, where people type client secrets:
+/// no framing (clickjacking), no script but the page's own inline scripts (allowed by
+/// their SHA-256, so an injected one does not run), no `eval`, and requests to this
+/// origin only. Styles may be inline: Swagger UI sets style attributes.
+pub fn swagger_csp(page: &str) -> String {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    use sha2::{Digest, Sha256};
+
+    let mut hashes = Vec::new();
+    let mut rest = page;
+    while let Some(start) = rest.find("<script") {
+        let after_tag = &rest[start..];
+        let Some(open_end) = after_tag.find('>') else {
+            break;
+        };
+        let body = &after_tag[open_end + 1..];
+        let Some(close) = body.find("</script>") else {
+            break;
+        };
+        hashes.push(format!(
+            "'sha256-{}'",
+            STANDARD.encode(Sha256::digest(&body.as_bytes()[..close]))
+        ));
+        rest = &body[close..];
+    }
+    format!(
+        "default-src 'self'; script-src {}; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        hashes.join(" ")
+    )
+}
+
 /// The order methods are listed in an `Allow` header.
 const METHOD_ORDER: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 

@@ -15,7 +15,11 @@ use poem::{
     web::Html,
 };
 
-use poem::error::ResponseError;
+use poem::{
+    IntoResponse,
+    error::ResponseError,
+    http::{HeaderValue, header},
+};
 use secrecy::ExposeSecret;
 
 use crate::{
@@ -169,7 +173,16 @@ fn routes(
             .content_type("application/json")
             .body(document.clone())
     });
-    let swagger_ui = make_sync(move |_| Html(swagger.clone()));
+    let csp = openapi::swagger_csp(&swagger);
+    let swagger_ui = make_sync(move |_| {
+        let mut response = Html(swagger.clone()).into_response();
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(&csp) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        response
+    });
     let metrics_text = make_sync({
         let metrics = metrics.clone();
         move |_| {

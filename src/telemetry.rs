@@ -9,8 +9,9 @@
 //! | `client_authentication_failures_total` | `reason` |
 //! | `throttled_requests_total` | |
 //!
-//! `route` is the path template (`/players/{id}`) or `unmatched`, so label cardinality is
-//! bounded whatever clients send. Only the method, the route, the status, the latency and
+//! Every label value comes from a closed set, whatever clients send: `method` is a standard
+//! method or `other`, `route` the path template (`/players/{id}`) or `unmatched`, `status`
+//! one the server chose, `reason` one of the audit reasons. Only the method, the route, the status, the latency and
 //! the request id are logged: never headers, bodies or query strings, so tokens and secrets
 //! cannot reach the log.
 
@@ -18,7 +19,7 @@ use std::{sync::Arc, time::Instant};
 
 use poem::{
     Endpoint, IntoResponse, Request, Response,
-    http::{HeaderName, HeaderValue},
+    http::{HeaderName, HeaderValue, Method},
 };
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
@@ -34,7 +35,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
@@ -128,10 +129,10 @@ impl Metrics {
         self.throttled.inc();
     }
 
-    fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    fn request(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_owned(),
+                method,
                 route: route.to_owned(),
                 status,
             })
@@ -169,7 +170,26 @@ fn request_id(request: &Request) -> String {
         .unwrap_or_else(|| Uuid::new_v4().to_string())
 }
 
-/// Wraps the app: request id in and out, one span and one log line per request, metrics.
+/// The method as a label value or log field: one of the standard methods (RFC 9110 §9,
+/// PATCH), else `other`. hyper accepts any token as a method, so a client could otherwise
+/// mint one metric series (and one log value) per request, of any length.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
+/// Wraps the app: request id in and out, one span and one log line per request, metrics,
+/// and `X-Content-Type-Options: nosniff` on every response.
 /// `inner` must already have turned every error into a response.
 pub async fn observe<E: Endpoint<Output = Response>>(
     inner: Arc<E>,
@@ -179,7 +199,7 @@ pub async fn observe<E: Endpoint<Output = Response>>(
 ) -> poem::Result<Response> {
     let started = Instant::now();
     let id = request_id(&request);
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = routes
         .matching(request.uri().path())
         .map(|r| r.template.as_str())
@@ -192,13 +212,19 @@ pub async fn observe<E: Endpoint<Output = Response>>(
     };
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
-    metrics.request(&method, &route, status, seconds);
+    metrics.request(method, &route, status, seconds);
     span.in_scope(|| {
         tracing::info!(status, latency_ms = seconds * 1000.0, "request completed");
     });
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID, value);
+        headers.insert(REQUEST_ID, value);
     }
+    // No response of ours is to be sniffed into another type (a JSON error as HTML...).
+    headers.insert(
+        poem::http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(response.into_response())
 }
 
@@ -213,6 +239,14 @@ mod tests {
         assert_ne!(with("has space"), "has space");
         assert_ne!(with(&"a".repeat(129)), "a".repeat(129));
         assert_eq!(request_id(&Request::builder().finish()).len(), 36);
+    }
+
+    #[test]
+    fn only_standard_methods_are_label_values() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let junk = Method::from_bytes(&b"X".repeat(300_000)).unwrap();
+        assert_eq!(method_label(&junk), "other");
+        assert_eq!(method_label(&Method::from_bytes(b"get").unwrap()), "other");
     }
 
     #[test]

@@ -38,6 +38,17 @@ async fn swagger_ui_embeds_the_served_spec() {
             .unwrap()
             .starts_with("text/html")
     );
+    let csp = header(response.headers(), "content-security-policy")
+        .expect("a CSP on the page where secrets are typed")
+        .to_owned();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-eval"), "{csp}");
+    assert!(csp.contains("script-src 'sha256-"), "{csp}");
+    assert_eq!(header(response.headers(), "x-frame-options"), Some("DENY"));
+    assert_eq!(
+        header(response.headers(), "x-content-type-options"),
+        Some("nosniff")
+    );
     let page = response.text().await.unwrap();
     assert!(page.contains("SwaggerUIBundle"));
     assert!(
@@ -55,6 +66,10 @@ async fn the_spec_and_the_ui_answer_only_get() {
             header(response.headers(), "allow"),
             Some("GET, HEAD"),
             "{path}"
+        );
+        assert_eq!(
+            header(response.headers(), "x-content-type-options"),
+            Some("nosniff")
         );
         problem(response, 405).await;
         let response = app.http.head(app.url(path)).send().await.unwrap();

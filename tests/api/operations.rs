@@ -147,3 +147,51 @@ client_secret = \"super-secret-value\"
         "a header in the log"
     );
 }
+
+/// The number of series `/metrics` exposes (sample lines, not comments).
+async fn metric_series(app: &TestApp) -> usize {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines().filter(|l| !l.starts_with('#')).count()
+}
+
+#[tokio::test]
+async fn junk_methods_and_paths_add_no_metric_series() {
+    let app = spawn_app().await;
+    // Every route and status the junk requests below can reach, once, so only what the
+    // junk itself would add is counted.
+    for method in ["BREW", "GET"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        for path in ["/players", "/nowhere-0"] {
+            app.http
+                .request(method.clone(), app.url(path))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    // The first scrape counts itself in the next one.
+    metric_series(&app).await;
+    let before = metric_series(&app).await;
+    for i in 0..1000 {
+        let method =
+            reqwest::Method::from_bytes(format!("JUNK{i}X{}", "Y".repeat(i % 50)).as_bytes())
+                .unwrap();
+        let path = if i % 2 == 0 {
+            format!("/nowhere-{i}")
+        } else {
+            "/players".to_owned()
+        };
+        let response = app
+            .http
+            .request(method, app.url(&path))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error(), "{}", response.status());
+    }
+    let after = metric_series(&app).await;
+    assert!(after <= before + 5, "{before} series before, {after} after");
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(!text.contains("JUNK"), "a junk method became a label value");
+    assert!(text.contains("method=\"other\""), "{text}");
+}
