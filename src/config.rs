@@ -42,9 +42,11 @@ pub const PROFILE_VAR: &str = "APP_PROFILE";
 pub const DEFAULT_CONFIG_FILE: &str = "Rocket.toml";
 const ENV_PREFIX: &str = "APP_";
 
-/// The smallest HMAC key accepted: RFC 7518 §3.2 requires a key at least as long as the
-/// hash output (256 bits for HS256).
-pub const MIN_KEY_BYTES: usize = 32;
+/// The smallest HMAC key accepted (RFC 7518 §3.2).
+pub const MIN_KEY_BYTES: usize = keys::MIN_HMAC_KEY_BYTES;
+/// The shortest plaintext client secret the release checks accept: RFC 6749 §10.10 asks
+/// for secrets of high entropy, and 32 random bytes is what `create-client` makes.
+pub const MIN_RELEASE_SECRET_BYTES: usize = 32;
 /// Tokens are meant to be short-lived; a day is the longest lifetime accepted.
 pub const MAX_TOKEN_LIFETIME_SECONDS: u64 = 86_400;
 /// The scope a client gets when its entry names none.
@@ -396,6 +398,8 @@ pub struct JwtConfig {
     /// The key that signs. An HMAC key is the UTF-8 bytes of `jwt.key` exactly as written,
     /// so tokens interoperate with the ASP.NET design that used the same setting.
     pub current: KeyConfig,
+    /// `jwt.previous_keys`, as configured (the release checks look at them).
+    pub previous: Vec<KeyConfig>,
     /// Every key that verifies (the current one and `jwt.previous_keys`), parsed.
     pub keys: Arc<KeySet>,
     pub issuer: String,
@@ -430,6 +434,19 @@ pub struct Origin {
     pub profile: Profile,
     /// `APP_` variables that name no setting: logged as warnings, otherwise ignored.
     pub ignored_env: Vec<String>,
+    /// Whether the release checks ran: for every profile but `debug`.
+    pub release_checks: bool,
+}
+
+impl Origin {
+    /// The warning to log when a release build runs the `debug` profile, which skips the
+    /// release checks.
+    pub fn debug_in_release_warning(&self) -> Option<&'static str> {
+        (!cfg!(debug_assertions) && !self.release_checks).then_some(
+            "a release build is running the debug profile: the release checks (no development \
+             key or secret, long client secrets) are skipped. Unset APP_PROFILE in production",
+        )
+    }
 }
 
 impl Config {
@@ -452,7 +469,22 @@ impl Config {
             )));
         }
         let toml = Figment::from(Toml::file_exact(file).nested());
-        check_unknown_keys(&toml, file)?;
+        let profiles = check_unknown_keys(&toml, file)?;
+        // Profile names are case-insensitive, as figment selects them: `RELEASE` is the
+        // `release` profile, and gets its checks. A name that selects nothing would run on
+        // `[default]` alone, silently: refuse it.
+        let name = profile.as_str().as_str().to_ascii_lowercase();
+        if !["debug", "release", "default"].contains(&name.as_str())
+            && !profiles.iter().any(|p| p.eq_ignore_ascii_case(&name))
+        {
+            return Err(ConfigError::new(format!(
+                "{PROFILE_VAR} is \"{name}\", which names no profile of {} (it has: {}) and is \
+                 not debug or release",
+                file.display(),
+                profiles.join(", ")
+            )));
+        }
+        let release_checks = name != "debug";
 
         let env = Env::prefixed(ENV_PREFIX)
             .split("__")
@@ -475,15 +507,16 @@ impl Config {
             .merge(env)
             .select(profile.clone());
         let config = Self::from_figment(&figment)?;
-        if profile.as_str().as_str() == "release" {
-            config.refuse_development_values()?;
+        if release_checks {
+            config.check_release()?;
         }
         Ok((
             config,
             Origin {
                 file: file.to_path_buf(),
-                profile,
+                profile: Profile::new(&name),
                 ignored_env,
+                release_checks,
             },
         ))
     }
@@ -501,37 +534,46 @@ impl Config {
         Self::from_figment(&Figment::from(Toml::string(toml).nested()).select(profile))
     }
 
-    /// Refuses the public development key and client secret from `Rocket.toml`: the
-    /// `release` profile calls this, so they can never sign or open production tokens.
-    pub fn refuse_development_values(&self) -> Result<(), ConfigError> {
+    /// The release checks, applied to every profile but `debug`: the public development
+    /// key and client secret from `Rocket.toml` are refused wherever they appear (the
+    /// current key, a previous key, any client's plaintext secret), so they can never sign,
+    /// verify or authenticate in production; and a plaintext client secret must be at
+    /// least [`MIN_RELEASE_SECRET_BYTES`] long (RFC 6749 §10.10). Messages name the
+    /// setting, never the value.
+    pub fn check_release(&self) -> Result<(), ConfigError> {
+        let public = |value: &str| value == DEVELOPMENT_KEY || value == DEVELOPMENT_SECRET;
+        let refused = |setting: &str, variable: &str| {
+            ConfigError::new(format!(
+                "{setting} is the public development key or client_secret from Rocket.toml; the \
+                 release checks refuse it. Set your own in {variable}"
+            ))
+        };
         if let KeyMaterial::Hmac(key) = &self.jwt.current.material
-            && key.expose_secret() == DEVELOPMENT_KEY
+            && public(key.expose_secret())
         {
             return Err(ConfigError::new(
-                "jwt.key is the public development key from Rocket.toml; the release profile \
-                 refuses it. Set your own in APP_JWT__KEY",
+                "jwt.key is the public development key from Rocket.toml; the release checks \
+                 refuse it. Set your own in APP_JWT__KEY",
             ));
         }
-        for client in &self.clients {
-            if client.secrets.iter().any(|secret| {
-                matches!(secret, ClientSecret::Plain(s) if s.expose_secret() == DEVELOPMENT_SECRET)
-            }) {
-                return Err(ConfigError::new(format!(
-                    "client \"{}\" uses the public development client_secret from Rocket.toml; the \
-                     release profile refuses it. Set your own clients in APP_CLIENTS (or use \
-                     client_secret_hash from `players-api create-client`)",
-                    client.client_id
-                )));
+        for (index, previous) in self.jwt.previous.iter().enumerate() {
+            if let KeyMaterial::Hmac(key) = &previous.material
+                && public(key.expose_secret())
+            {
+                return Err(refused(
+                    &format!("jwt.previous_keys[{index}].key"),
+                    "APP_JWT__PREVIOUS_KEYS",
+                ));
             }
         }
-        Ok(())
+        self.clients.iter().try_for_each(check_release_client)
     }
 
     /// The warning to log when tokens would cross the network in the clear: RFC 6749
-    /// (§1.6, §2.3.1, §3.2) requires TLS on the token endpoint. Only for the `release`
-    /// profile, and not when `tls.behind_proxy` says a proxy terminates TLS.
-    pub fn plain_http_warning(&self, profile: &str) -> Option<&'static str> {
-        (profile == "release" && self.tls.is_none() && !self.behind_proxy).then_some(
+    /// (§1.6, §2.3.1, §3.2) requires TLS on the token endpoint. Only where the release
+    /// checks apply, and not when `tls.behind_proxy` says a proxy terminates TLS.
+    pub fn plain_http_warning(&self, release_checks: bool) -> Option<&'static str> {
+        (release_checks && self.tls.is_none() && !self.behind_proxy).then_some(
             "serving plain HTTP: client secrets and tokens cross the network in the clear. \
              RFC 6749 requires TLS on the token endpoint: set tls.certs and tls.key, or \
              tls.behind_proxy = true if a proxy in front terminates TLS",
@@ -599,6 +641,7 @@ impl JwtConfig {
         let keys = KeySet::new(&current, &[], &base_validation(issuer, audience))?;
         Ok(JwtConfig {
             current,
+            previous: Vec::new(),
             keys: Arc::new(keys),
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
@@ -653,13 +696,11 @@ impl TryFrom<RawConfig> for Config {
         };
         let material = match (key, private_pem) {
             (Some(key), None) if hmac => {
-                if key.expose_secret().len() < MIN_KEY_BYTES {
-                    return Err(ConfigError::new(format!(
-                        "jwt.key is {} bytes long; HS256 needs a key of at least {MIN_KEY_BYTES} bytes (RFC 7518 §3.2). \
-                         Set a longer one in jwt.key or APP_JWT__KEY",
-                        key.expose_secret().len()
-                    )));
-                }
+                keys::check_hmac_key(key.expose_secret().as_bytes()).map_err(|e| {
+                    ConfigError::new(format!(
+                        "jwt.key {e}. Set a longer one in jwt.key or APP_JWT__KEY"
+                    ))
+                })?;
                 KeyMaterial::Hmac(key)
             }
             (None, Some(pem)) if !hmac => KeyMaterial::PrivatePem(algorithm, pem),
@@ -720,6 +761,7 @@ impl TryFrom<RawConfig> for Config {
         }
         let keys = KeySet::new(&current, &previous, &base_validation(&issuer, &audience))
             .map_err(ConfigError::new)?;
+        let previous_keys = previous;
         let expires_in_seconds = raw.jwt.expires_in_seconds;
         if !(1..=MAX_TOKEN_LIFETIME_SECONDS).contains(&expires_in_seconds) {
             return Err(ConfigError::new(format!(
@@ -862,6 +904,7 @@ impl TryFrom<RawConfig> for Config {
             behind_proxy: raw.tls.behind_proxy,
             jwt: JwtConfig {
                 current,
+                previous: previous_keys,
                 keys: Arc::new(keys),
                 issuer,
                 audience,
@@ -870,6 +913,35 @@ impl TryFrom<RawConfig> for Config {
             clients,
         })
     }
+}
+
+/// The release checks on one client (see [`Config::check_release`]); reloads apply them
+/// to the new client list too.
+pub fn check_release_client(client: &ClientConfig) -> Result<(), ConfigError> {
+    for secret in &client.secrets {
+        let ClientSecret::Plain(secret) = secret else {
+            continue;
+        };
+        let secret = secret.expose_secret();
+        if secret == DEVELOPMENT_SECRET || secret == DEVELOPMENT_KEY {
+            return Err(ConfigError::new(format!(
+                "client \"{}\" uses the public development client_secret from Rocket.toml; the \
+                 release checks refuse it. Set your own clients in APP_CLIENTS (or use \
+                 client_secret_hash from `players-api create-client`)",
+                client.client_id
+            )));
+        }
+        if secret.len() < MIN_RELEASE_SECRET_BYTES {
+            return Err(ConfigError::new(format!(
+                "client \"{}\" has a client_secret of {} bytes; the release checks need at least \
+                 {MIN_RELEASE_SECRET_BYTES} (RFC 6749 §10.10: a client secret must be hard to \
+                 guess). Use `players-api create-client` for a random secret and its hash",
+                client.client_id,
+                secret.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The text of a file a setting names; the error names the setting and the path.
@@ -927,7 +999,9 @@ fn missing_settings(keys: &[&str]) -> ConfigError {
 
 /// Refuses a key the server does not know in any profile of the file, not only the one
 /// selected: a typo in `[release]` should fail on the developer's machine too.
-fn check_unknown_keys(file: &Figment, path: &Path) -> Result<(), ConfigError> {
+///
+/// Returns the names of the file's profiles.
+fn check_unknown_keys(file: &Figment, path: &Path) -> Result<Vec<String>, ConfigError> {
     let data = file.data().map_err(describe_figment_error)?;
     for profile in data.keys() {
         // Fill every required value so only the shape of the file is judged here.
@@ -953,7 +1027,7 @@ fn check_unknown_keys(file: &Figment, path: &Path) -> Result<(), ConfigError> {
             }
         }
     }
-    Ok(())
+    Ok(data.keys().map(|p| p.as_str().to_string()).collect())
 }
 
 impl RawConfig {
@@ -1152,6 +1226,110 @@ mod tests {
             "port = 9100\npublic_url = \"players.example.com\"",
         );
         assert!(Config::from_toml_str(&toml, "debug").is_err());
+    }
+
+    /// Loads `toml` from a file with `profile` selected, as the server does.
+    fn load_file(toml: &str, profile: &str) -> Result<(Config, Origin), ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Rocket.toml");
+        std::fs::write(&path, toml).unwrap();
+        Config::load_from(&path, Profile::new(profile))
+    }
+
+    /// `VALID` with a 32-byte plaintext secret, which passes the release checks.
+    fn valid_for_release() -> String {
+        VALID.replace("\"secret\"", "\"0123456789abcdef0123456789abcdef-s\"")
+    }
+
+    #[test]
+    fn a_previous_hs256_key_obeys_the_current_keys_rules() {
+        for key in ["", "short"] {
+            let toml = format!(
+                "{VALID}\n[[default.jwt.previous_keys]]\nkey_id = \"old\"\nkey = \"{key}\"\n"
+            );
+            let err = Config::from_toml_str(&toml, "debug")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("jwt.previous_keys[0]"), "{err}");
+            assert!(err.contains("at least 32 bytes"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_release_checks_refuse_development_values_wherever_they_appear() {
+        let base = valid_for_release();
+        let cases = [
+            (
+                base.replace(
+                    "0123456789abcdef0123456789abcdef\"\n",
+                    &format!("{DEVELOPMENT_KEY}\"\n"),
+                ),
+                "jwt.key",
+            ),
+            (
+                format!(
+                    "{base}\n[[default.jwt.previous_keys]]\nkey_id = \"old\"\nkey = \"{DEVELOPMENT_KEY}\"\n"
+                ),
+                "jwt.previous_keys[0].key",
+            ),
+            (
+                format!(
+                    "{base}\n[[default.clients]]\nclient_id = \"two\"\nclient_secret = \"{DEVELOPMENT_SECRET}\"\n"
+                ),
+                "client \"two\"",
+            ),
+            (
+                format!(
+                    "{base}\n[[default.clients]]\nclient_id = \"three\"\nclient_secret = \"{DEVELOPMENT_KEY}\"\n"
+                ),
+                "client \"three\"",
+            ),
+        ];
+        for (toml, named) in cases {
+            assert!(load_file(&toml, "debug").is_ok(), "debug skips the checks");
+            let err = load_file(&toml, "release").unwrap_err().to_string();
+            assert!(err.contains(named) && err.contains("development"), "{err}");
+            assert!(!err.contains(DEVELOPMENT_KEY) && !err.contains(DEVELOPMENT_SECRET));
+        }
+    }
+
+    #[test]
+    fn profile_names_are_case_insensitive_and_every_profile_but_debug_is_checked() {
+        let short = format!("{VALID}\n[staging]\nport = 9200\n");
+        for profile in [
+            "release", "RELEASE", "Release", "staging", "STAGING", "default",
+        ] {
+            let err = load_file(&short, profile).unwrap_err().to_string();
+            assert!(err.contains("at least 32"), "{profile}: {err}");
+        }
+        let (config, origin) = load_file(
+            &valid_for_release().replace("port = 9100", "port = 9100\n[staging]\nport = 9200"),
+            "Staging",
+        )
+        .unwrap();
+        assert_eq!(config.port, 9200);
+        assert!(origin.release_checks);
+        assert_eq!(origin.profile.as_str().as_str(), "staging");
+        let (_, origin) = load_file(&short, "DEBUG").unwrap();
+        assert!(!origin.release_checks);
+    }
+
+    #[test]
+    fn a_profile_the_file_does_not_have_is_refused_by_name() {
+        let err = load_file(VALID, "prodution").unwrap_err().to_string();
+        assert!(err.contains("APP_PROFILE is \"prodution\""), "{err}");
+    }
+
+    #[test]
+    fn the_release_checks_refuse_short_plaintext_secrets() {
+        let toml = VALID.replace("\"secret\"", "\"a\"");
+        let err = load_file(&toml, "release").unwrap_err().to_string();
+        assert!(
+            err.contains("client \"one\" has a client_secret of 1 bytes"),
+            "{err}"
+        );
+        assert!(err.contains("RFC 6749 §10.10"), "{err}");
+        assert!(load_file(&valid_for_release(), "release").is_ok());
     }
 
     #[test]

@@ -132,6 +132,9 @@ fn check_config() -> ExitCode {
             for name in &origin.ignored_env {
                 println!("warning: ignoring {name}, which names no setting");
             }
+            if let Some(warning) = origin.debug_in_release_warning() {
+                println!("warning: {warning}");
+            }
             match serde_json::to_string_pretty(&config.redacted()) {
                 Ok(text) => println!("{text}"),
                 Err(e) => eprintln!("cannot print the configuration: {e}"),
@@ -228,7 +231,10 @@ async fn serve() -> ExitCode {
         tracing::warn!(variable = %name, "ignoring an APP_ variable that names no setting");
     }
     tracing::info!(file = %origin.file.display(), profile = %origin.profile, "configuration loaded");
-    if let Some(warning) = config.plain_http_warning(origin.profile.as_str().as_str()) {
+    if let Some(warning) = config.plain_http_warning(origin.release_checks) {
+        tracing::warn!("{warning}");
+    }
+    if let Some(warning) = origin.debug_in_release_warning() {
         tracing::warn!("{warning}");
     }
 

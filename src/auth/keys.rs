@@ -23,6 +23,23 @@ use sha2::{Digest, Sha256};
 
 use crate::error::TokenRejection;
 
+/// The smallest HMAC key accepted: RFC 7518 §3.2 requires a key at least as long as the
+/// hash output (256 bits for HS256).
+pub const MIN_HMAC_KEY_BYTES: usize = 32;
+
+/// The one length rule every HS256 key obeys, the current one and every previous one: a
+/// key that verifies tokens is as good as one that signs them. The message gives the
+/// length, never the key.
+pub fn check_hmac_key(secret: &[u8]) -> Result<(), String> {
+    if secret.len() < MIN_HMAC_KEY_BYTES {
+        return Err(format!(
+            "is {} bytes long; HS256 needs a key of at least {MIN_HMAC_KEY_BYTES} bytes (RFC 7518 §3.2)",
+            secret.len()
+        ));
+    }
+    Ok(())
+}
+
 /// The algorithms a key may use.
 pub const SUPPORTED: &str = "HS256, EdDSA or ES256";
 
@@ -218,6 +235,7 @@ fn parse_current(config: &KeyConfig) -> Result<(SigningKey, DecodingKey, Option<
     match &config.material {
         KeyMaterial::Hmac(secret) => {
             let bytes = secret.expose_secret().as_bytes();
+            check_hmac_key(bytes).map_err(|e| format!("jwt.key {e}"))?;
             let kid = config.key_id.clone().unwrap_or_else(|| hmac_key_id(bytes));
             Ok((
                 SigningKey {
@@ -270,6 +288,9 @@ fn parse_previous(config: &KeyConfig) -> Result<Parsed, String> {
         .clone()
         .filter(|k| !k.is_empty())
         .ok_or("a previous key needs its key_id (the kid its tokens carry)")?;
+    if let KeyMaterial::Hmac(secret) = &config.material {
+        check_hmac_key(secret.expose_secret().as_bytes()).map_err(|e| format!("key {e}"))?;
+    }
     match &config.material {
         KeyMaterial::Hmac(_) | KeyMaterial::PrivatePem(..) => {
             let (signing, decoding, jwk) = parse_current(config)?;

@@ -60,7 +60,10 @@ fn the_release_profile_runs_with_everything_from_the_environment() {
         .env("APP_JWT__KEY", "k".repeat(32))
         .env("APP_JWT__ISSUER", "iss")
         .env("APP_JWT__AUDIENCE", "aud")
-        .env("APP_CLIENTS", r#"[{client_id="svc", client_secret="s"}]"#)
+        .env(
+            "APP_CLIENTS",
+            r#"[{client_id="svc", client_secret="a-long-enough-random-client-secret"}]"#,
+        )
         .env("APP_ADDRESS", "203.0.113.1")
         .env("APP_NOT_A_SETTING", "x")
         .output()

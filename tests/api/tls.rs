@@ -97,7 +97,10 @@ fn plain_http_in_release_is_warned_about_unless_behind_a_proxy() {
             .env("APP_JWT__KEY", "k".repeat(32))
             .env("APP_JWT__ISSUER", "i")
             .env("APP_JWT__AUDIENCE", "a")
-            .env("APP_CLIENTS", r#"[{client_id="c", client_secret="s"}]"#);
+            .env(
+                "APP_CLIENTS",
+                r#"[{client_id="c", client_secret="a-long-enough-random-client-secret"}]"#,
+            );
         if behind_proxy {
             cmd.env("APP_TLS__BEHIND_PROXY", "true");
         }
@@ -111,11 +114,11 @@ fn plain_http_in_release_is_warned_about_unless_behind_a_proxy() {
     .unwrap();
     assert!(
         config
-            .plain_http_warning("release")
+            .plain_http_warning(true)
             .unwrap()
             .contains("RFC 6749 requires TLS")
     );
-    assert!(config.plain_http_warning("debug").is_none());
+    assert!(config.plain_http_warning(false).is_none());
     let output = release(true).output().unwrap();
     assert!(
         output.status.success(),
