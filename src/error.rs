@@ -5,6 +5,7 @@
 //! | [`Error::OAuth`] | 400, 401 or 413 | RFC 6749 §5.2 `{"error","error_description"}`, `Cache-Control: no-store` |
 //! | [`Error::MissingToken`] | 401 | problem+json, `WWW-Authenticate: Bearer realm="players"` (RFC 6750 §3.1: no error code) |
 //! | [`Error::InvalidToken`] | 401 | problem+json with `error`, challenge with `error="invalid_token"` |
+//! | [`Error::AmbiguousAuthorization`] | 400 | problem+json with `error`, challenge with `error="invalid_request"` |
 //! | [`Error::InsufficientScope`] | 403 | problem+json with `error`, challenge with `error="insufficient_scope"` and `scope` |
 //! | [`Error::TooManyRequests`] | 429 | OAuth-style `{"error":"too_many_requests",...}`, `Retry-After` |
 //! | [`Error::Unavailable`] | 503 | problem+json, `Retry-After` |
@@ -147,6 +148,10 @@ pub enum Error {
     /// The Bearer token was not accepted, and why.
     #[error("invalid token: {}", .0.description())]
     InvalidToken(TokenRejection),
+    /// A protected operation was called with more than one `Authorization` header: which
+    /// one counts is ambiguous, so none does (RFC 6750 §3.1 `invalid_request`).
+    #[error("more than one authorization header")]
+    AmbiguousAuthorization,
     /// A valid token without a scope the operation needs; holds the scopes that would do.
     #[error("insufficient scope")]
     InsufficientScope(&'static str),
@@ -265,6 +270,7 @@ impl ResponseError for Error {
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::MissingToken | Error::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Error::AmbiguousAuthorization => StatusCode::BAD_REQUEST,
             Error::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
@@ -348,6 +354,19 @@ impl ResponseError for Error {
                 response
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, challenge);
+                response
+            }
+            Error::AmbiguousAuthorization => {
+                let mut body = problem(
+                    status,
+                    "The request carries more than one Authorization header; send one",
+                );
+                body.error = Some("invalid_request".to_owned());
+                let mut response = problem_response(status, &body);
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"players\", error=\"invalid_request\""),
+                );
                 response
             }
             Error::InsufficientScope(scope) => {

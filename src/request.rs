@@ -57,3 +57,65 @@ pub fn is_json(media_type: &str) -> bool {
     media_type == "application/json"
         || (media_type.starts_with("application/") && media_type.ends_with("+json"))
 }
+
+/// The members of a JSON object, in document order, repeated names kept. serde_json's own
+/// `Map` keeps only the last of a repeated name, so a body that says two things about one
+/// field could be read one way here and another way by a proxy or a log; callers refuse
+/// repeats they care about. `None` when the body is not a JSON object.
+pub fn json_object_members(body: &[u8]) -> Option<Vec<(String, serde_json::Value)>> {
+    serde_json::from_slice::<Members>(body).ok().map(|m| m.0)
+}
+
+struct Members(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Members;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// The first name that appears more than once among `members`, if any.
+pub fn repeated_name(members: &[(String, serde_json::Value)]) -> Option<&str> {
+    members.iter().enumerate().find_map(|(i, (name, _))| {
+        members[..i]
+            .iter()
+            .any(|(earlier, _)| earlier == name)
+            .then_some(name.as_str())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_keep_repeats_in_order() {
+        let members = json_object_members(br#"{"a":1,"b":{"c":2},"a":3}"#).unwrap();
+        let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a", "b", "a"]);
+        assert_eq!(repeated_name(&members), Some("a"));
+        assert_eq!(repeated_name(&members[..2]), None);
+        assert!(json_object_members(b"[1]").is_none());
+        assert!(json_object_members(b"{\"a\":").is_none());
+        assert!(json_object_members(b"{} trailing").is_none());
+    }
+}

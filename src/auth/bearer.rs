@@ -147,6 +147,14 @@ fn rejection(kind: &ErrorKind) -> TokenRejection {
     }
 }
 
+/// Whether the request carries more than one `Authorization` field. Which of them counts
+/// would differ between this server and a proxy or a log in front of it, so a request
+/// with several is refused wherever credentials are read.
+pub fn has_several_authorizations(request: &Request) -> bool {
+    let mut values = request.headers().get_all(header::AUTHORIZATION).iter();
+    values.next().is_some() && values.next().is_some()
+}
+
 /// The token of an `Authorization: Bearer` header (scheme case-insensitive, RFC 9110
 /// §11.1), or `None` when there is no header or it uses another scheme.
 fn bearer_token(request: &Request) -> Option<&str> {
@@ -230,6 +238,9 @@ impl<'a, S: WriteScope> ApiExtractor<'a> for BearerAuth<S> {
         _body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
+        if has_several_authorizations(request) {
+            return Err(Error::AmbiguousAuthorization.into());
+        }
         let token = bearer_token(request).ok_or(Error::MissingToken)?;
         if token.is_empty() {
             return Err(Error::InvalidToken(TokenRejection::Malformed).into());

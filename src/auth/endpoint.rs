@@ -169,14 +169,18 @@ impl TokenParams {
         Self::from_pairs(form_urlencoded::parse(body))
     }
 
+    /// A JSON object's string members. A repeated parameter is refused as in a form:
+    /// the members are read in order with repeats kept, not through a map that would
+    /// silently keep the last.
     pub fn from_json(body: &[u8]) -> Result<Self, Error> {
-        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
-            .map_err(|_| invalid_request("The request body is not a JSON object"))?;
-        let mut pairs = Vec::with_capacity(object.len());
-        for (name, value) in object {
+        let members = request::json_object_members(body)
+            .ok_or_else(|| invalid_request("The request body is not a JSON object"))?;
+        let mut pairs = Vec::with_capacity(members.len());
+        for (name, value) in members {
             match value {
                 serde_json::Value::String(s) => pairs.push((name, s)),
-                serde_json::Value::Null => {}
+                // Null is absent, but still counts when repeated.
+                serde_json::Value::Null if is_parameter(&name) => pairs.push((name, String::new())),
                 _ if is_parameter(&name) => {
                     return Err(invalid_request("Every request parameter must be a string"));
                 }
@@ -382,6 +386,11 @@ impl TokenApi {
             throttle,
             metrics,
         } = context.as_ref();
+        if super::bearer::has_several_authorizations(request) {
+            return Err(invalid_request(
+                "The request carries more than one Authorization header",
+            ));
+        }
         let clients = clients.current();
         let params = body.0;
         let basic = basic_credentials(request);
@@ -493,6 +502,20 @@ mod tests {
     fn repeated_parameter_is_refused() {
         assert!(TokenParams::from_form(b"grant_type=a&grant_type=b").is_err());
         assert!(TokenParams::from_form(b"foo=1&foo=2&grant_type=a").is_ok());
+    }
+
+    #[test]
+    fn a_repeated_json_parameter_is_refused_and_repeated_unknown_members_ignored() {
+        assert!(
+            TokenParams::from_json(
+                br#"{"grant_type":"client_credentials","client_id":"a","client_id":"b"}"#
+            )
+            .is_err()
+        );
+        assert!(TokenParams::from_json(br#"{"client_id":null,"client_id":"b"}"#).is_err());
+        let p =
+            TokenParams::from_json(br#"{"grant_type":"client_credentials","x":1,"x":2}"#).unwrap();
+        assert_eq!(p.grant_type.as_deref(), Some("client_credentials"));
     }
 
     #[test]

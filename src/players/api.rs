@@ -67,8 +67,20 @@ impl<'a> ApiExtractor<'a> for PlayerBody {
                 BodyError::TooLarge => Error::PayloadTooLarge,
                 BodyError::Unreadable => Error::BadRequest("The request body could not be read"),
             })?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|_| Error::BadRequest("The request body is not valid JSON"))?;
+        let value = match request::json_object_members(&bytes) {
+            Some(members) => {
+                if request::repeated_name(&members).is_some() {
+                    return Err(Error::BadRequest(
+                        "The request body names a member more than once",
+                    )
+                    .into());
+                }
+                serde_json::Value::Object(members.into_iter().collect())
+            }
+            // Not an object: valid JSON is reported field by field (422), the rest is 400.
+            None => serde_json::from_slice(&bytes)
+                .map_err(|_| Error::BadRequest("The request body is not valid JSON"))?,
+        };
         Ok(PlayerBody(
             NewPlayer::parse(&value).map_err(Error::Validation)?,
         ))

@@ -7,7 +7,7 @@
 //! | [`Player`] | a stored player, as returned (camelCase JSON) |
 //! | [`SquadNumber`] | 1–99, unique in the squad |
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use poem_openapi::{Object, types::Example};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -199,7 +199,12 @@ impl Fields<'_> {
             return None;
         };
         let chars = text.chars().count();
-        if required && chars == 0 {
+        if text.chars().any(|c| c < '\u{20}') {
+            // C0 controls (NUL, newline, ESC...) break terminals, logs and C strings of
+            // every reader; no name, position, team or league has one.
+            self.error(name, "must not contain control characters");
+            None
+        } else if required && chars == 0 {
             self.error(name, "must not be empty");
             None
         } else if chars > MAX_TEXT_CHARS {
@@ -217,9 +222,15 @@ impl Fields<'_> {
                 .ok()
                 // chrono accepts `2000-1-5`; only the canonical form is taken.
                 .filter(|d| d.format("%Y-%m-%d").to_string() == s)
+                // Years 0, -1 or 10000 parse here but break the date parsers of the
+                // clients that read them back (Python's `date.fromisoformat`...).
+                .filter(|d| (1..=9999).contains(&d.year()))
         });
         if parsed.is_none() {
-            self.error(name, "must be a date in the form YYYY-MM-DD");
+            self.error(
+                name,
+                "must be a date in the form YYYY-MM-DD, from 0001-01-01 to 9999-12-31",
+            );
         }
         parsed
     }
@@ -315,6 +326,38 @@ mod tests {
                 "/squadNumber"
             );
         }
+    }
+
+    #[test]
+    fn dates_outside_years_1_to_9999_are_refused() {
+        for bad in ["0000-01-01", "-0001-01-01", "+10000-01-01", "10000-01-01"] {
+            let mut body = valid();
+            body["dateOfBirth"] = json!(bad);
+            assert_eq!(
+                NewPlayer::parse(&body).unwrap_err()[0].pointer,
+                "/dateOfBirth",
+                "{bad}"
+            );
+        }
+        for good in ["0001-01-01", "9999-12-31"] {
+            let mut body = valid();
+            body["dateOfBirth"] = json!(good);
+            assert!(NewPlayer::parse(&body).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn text_with_c0_control_characters_is_refused() {
+        for bad in ["Lio\u{0}nel", "Lio\nnel", "\u{1b}[31m", "tab\there"] {
+            let mut body = valid();
+            body["team"] = json!(bad);
+            let errors = NewPlayer::parse(&body).unwrap_err();
+            assert_eq!(errors[0].pointer, "/team");
+            assert_eq!(errors[0].detail, "must not contain control characters");
+        }
+        let mut body = valid();
+        body["team"] = json!("Inter Miami CF \u{e9}\u{1f600}");
+        assert!(NewPlayer::parse(&body).is_ok());
     }
 
     #[test]

@@ -149,6 +149,18 @@ async fn invalid_bodies_are_422_naming_each_field() {
             json!({"firstName": "A", "lastName": "B", "squadNumber": 30, "position": "P", "dateOfBirth": "31/12/2000"}),
             vec!["/dateOfBirth"],
         ),
+        (
+            json!({"firstName": "A", "lastName": "B", "squadNumber": 30, "position": "P", "dateOfBirth": "0000-01-01"}),
+            vec!["/dateOfBirth"],
+        ),
+        (
+            json!({"firstName": "A", "lastName": "B", "squadNumber": 30, "position": "P", "dateOfBirth": "+10000-01-01"}),
+            vec!["/dateOfBirth"],
+        ),
+        (
+            json!({"firstName": "A\u{0}", "lastName": "B\nC", "squadNumber": 30, "position": "P"}),
+            vec!["/firstName", "/lastName"],
+        ),
         (json!([1, 2]), vec![""]),
         (json!("text"), vec![""]),
     ];
@@ -172,7 +184,9 @@ async fn invalid_bodies_are_422_naming_each_field() {
 async fn a_body_that_is_not_json_is_400_and_another_media_type_415() {
     let app = spawn_app().await;
     let token = app.token().await;
-    for body in ["{not json", "", "{\"firstName\": "] {
+    let repeated =
+        r#"{"firstName":"A","lastName":"B","squadNumber":30,"position":"P","squadNumber":31}"#;
+    for body in ["{not json", "", "{\"firstName\": ", repeated] {
         let response = app
             .http
             .post(app.url("/players"))

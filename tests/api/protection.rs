@@ -427,3 +427,66 @@ async fn a_token_in_the_query_string_is_ignored() {
         .unwrap();
     assert_no_credentials(response).await;
 }
+
+#[tokio::test]
+async fn several_authorization_headers_are_refused_on_writes_and_the_token_endpoint() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    // A valid token first, junk second: neither is taken.
+    let response = app
+        .http
+        .post(app.url("/players"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Authorization", "Bearer junk")
+        .json(&player_body(77))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(response.headers(), "www-authenticate"),
+        Some("Bearer realm=\"players\", error=\"invalid_request\"")
+    );
+    let body = problem(response, 400).await;
+    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(
+        app.get("/players")
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        26
+    );
+
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{CLIENT_ID}:{CLIENT_SECRET}")
+        )
+    );
+    let response = app
+        .http
+        .post(app.token_url())
+        .header("Authorization", &basic)
+        .header("Authorization", &basic)
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(response.headers(), "www-authenticate"), None);
+    oauth_error(response, 400, "invalid_request").await;
+
+    // Reads ignore Authorization, however many.
+    let response = app
+        .http
+        .get(app.url("/players"))
+        .header("Authorization", "Bearer a")
+        .header("Authorization", "Bearer b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}

@@ -360,6 +360,13 @@ async fn malformed_bodies_and_content_types_are_invalid_request() {
             json!({"grant_type": "client_credentials", "client_id": 7, "client_secret": "x"})
                 .to_string(),
         ),
+        // A repeated parameter in JSON, as in a form (RFC 6749 §3.2): the last does not win.
+        (
+            Some("application/json"),
+            format!(
+                r#"{{"grant_type":"client_credentials","client_id":"{CLIENT_ID}","client_secret":"{CLIENT_SECRET}","client_id":"other"}}"#
+            ),
+        ),
         (Some("text/plain"), "grant_type=client_credentials".into()),
         (None, "grant_type=client_credentials".into()),
         (Some("application/xml"), "<grant_type/>".into()),
