@@ -15,6 +15,7 @@ use players_api::{
         ClientDirectory, ClientRegistry, TokenIssuer, TokenValidator,
         endpoint::{TokenParams, TokenResponse, grant_scope},
         scopes::Scope,
+        throttle::Throttle,
     },
     config::{ClientConfig, ClientSecret, JwtConfig},
 };
@@ -22,6 +23,12 @@ use poem_openapi::types::ToJSON;
 use secrecy::SecretString;
 
 const SECRET: &str = "Zl7yq0c1w3fQ9u2mS8kV4pXrT6bN5hJdE1aG0oLzYiU";
+const SOURCE: Option<std::net::IpAddr> = Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+
+/// A throttle that never refuses: the benchmarks measure the checks, not the brake.
+fn throttle() -> Arc<Throttle> {
+    Arc::new(Throttle::new(u32::MAX, std::time::Duration::from_secs(60)))
+}
 
 fn registry() -> ClientRegistry {
     let hash = Argon2::default()
@@ -47,24 +54,41 @@ fn registry() -> ClientRegistry {
 fn client_check(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let registry = registry();
+    let throttle = throttle();
     // Prime the remembered digest of the hashed client.
     runtime
-        .block_on(registry.authenticate(&[("hashed", SECRET)]))
+        .block_on(registry.authenticate(&[("hashed", SECRET)], SOURCE, &throttle))
         .unwrap();
     let mut group = c.benchmark_group("client_check");
     group.bench_function("plaintext", |b| {
-        b.to_async(&runtime)
-            .iter(|| async { black_box(registry.authenticate(&[("plain", SECRET)]).await.is_ok()) })
+        b.to_async(&runtime).iter(|| async {
+            black_box(
+                registry
+                    .authenticate(&[("plain", SECRET)], SOURCE, &throttle)
+                    .await
+                    .is_ok(),
+            )
+        })
     });
     group.bench_function("argon2id_remembered", |b| {
         b.to_async(&runtime).iter(|| async {
-            black_box(registry.authenticate(&[("hashed", SECRET)]).await.is_ok())
+            black_box(
+                registry
+                    .authenticate(&[("hashed", SECRET)], SOURCE, &throttle)
+                    .await
+                    .is_ok(),
+            )
         })
     });
     group.sample_size(10);
     group.bench_function("argon2id_wrong_secret", |b| {
         b.to_async(&runtime).iter(|| async {
-            black_box(registry.authenticate(&[("hashed", "wrong")]).await.is_err())
+            black_box(
+                registry
+                    .authenticate(&[("hashed", "wrong")], SOURCE, &throttle)
+                    .await
+                    .is_err(),
+            )
         })
     });
     group.finish();
@@ -119,6 +143,7 @@ fn tokens(c: &mut Criterion) {
     assert!(validator.validate(&expired).is_err());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let registry = registry();
+    let throttle = throttle();
     let form =
         format!("grant_type=client_credentials&client_id=plain&client_secret={SECRET}&scope=");
     let mut group = c.benchmark_group("token");
@@ -129,7 +154,11 @@ fn tokens(c: &mut Criterion) {
             let params = TokenParams::from_form(form.as_bytes()).unwrap();
             let id = params.client_id.as_deref().unwrap();
             let secret = params.client_secret.as_deref().unwrap();
-            let client = registry.authenticate(&[(id, secret)]).await.unwrap().client;
+            let client = registry
+                .authenticate(&[(id, secret)], SOURCE, &throttle)
+                .await
+                .unwrap()
+                .client;
             let scope = grant_scope(&client.scopes, params.scope.as_deref()).unwrap();
             let token = issuer.issue(&client.id, scope).unwrap();
             black_box(

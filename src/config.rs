@@ -23,6 +23,7 @@ use figment::{
     Figment, Profile, Provider,
     providers::{Env, Format, Serialized, Toml},
 };
+use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 
 use std::sync::Arc;
@@ -140,8 +141,8 @@ pub struct RawConfig {
     pub jwt: RawJwt,
     #[serde(default)]
     pub clients: Vec<RawClient>,
-    #[serde(default)]
-    pub trusted_proxies: Vec<IpAddr>,
+    #[serde(default, deserialize_with = "deserialize_networks")]
+    pub trusted_proxies: Vec<IpNet>,
     #[serde(default)]
     pub throttle: ThrottleConfig,
     #[serde(default)]
@@ -356,6 +357,38 @@ fn serialize_masked<S: serde::Serializer>(
     }
 }
 
+/// `trusted_proxies`: each entry an address (`10.0.0.1`, a block of one) or a CIDR block
+/// (`10.0.0.0/8`). IPv4-mapped IPv6 forms (`::ffff:10.0.0.1`) are taken as the IPv4 they
+/// map, which is how peers are compared.
+fn deserialize_networks<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<IpNet>, D::Error> {
+    let entries = Vec::<String>::deserialize(deserializer)?;
+    entries
+        .iter()
+        .map(|entry| {
+            let entry = entry.trim();
+            let net = match entry.parse::<IpAddr>() {
+                Ok(ip) => IpNet::from(ip.to_canonical()),
+                Err(_) => entry.parse::<IpNet>().map_err(|_| {
+                    serde::de::Error::custom(
+                        "a trusted_proxies entry is not an IP address or a CIDR block (10.0.0.0/8)",
+                    )
+                })?,
+            };
+            Ok(match net {
+                IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+                    Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                        .map(IpNet::V4)
+                        .unwrap_or(net),
+                    None => net,
+                },
+                other => other,
+            })
+        })
+        .collect()
+}
+
 fn default_address() -> IpAddr {
     IpAddr::V4(Ipv4Addr::LOCALHOST)
 }
@@ -380,8 +413,8 @@ pub struct Config {
     pub database_url: String,
     /// The base URL clients use (no trailing slash); `None` means `http://{bound address}`.
     pub public_url: Option<String>,
-    /// Peers whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Peers whose `X-Forwarded-For` is believed: addresses or CIDR blocks.
+    pub trusted_proxies: Vec<IpNet>,
     pub throttle: ThrottleConfig,
     pub limits: LimitsConfig,
     pub database: DatabaseConfig,
@@ -462,6 +495,46 @@ impl Config {
 
     /// As [`Config::load`], with the file and profile given.
     pub fn load_from(file: &Path, profile: Profile) -> Result<(Config, Origin), ConfigError> {
+        let (figment, origin) = Self::sources(file, profile)?;
+        let config = Self::from_figment(&figment)?;
+        if origin.release_checks {
+            config.check_release()?;
+        }
+        Ok((config, origin))
+    }
+
+    /// Only the client list of the configuration [`Config::load`] would read, validated
+    /// as at start-up (release checks included): what a reload replaces. A mistake in
+    /// another setting does not stop the clients from reloading.
+    pub fn load_clients() -> Result<Vec<ClientConfig>, ConfigError> {
+        let file = std::env::var_os(CONFIG_FILE_VAR)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+        let profile = Profile::from_env_or(PROFILE_VAR, default_profile());
+        Self::load_clients_from(&file, profile)
+    }
+
+    /// As [`Config::load_clients`], with the file and profile given.
+    pub fn load_clients_from(
+        file: &Path,
+        profile: Profile,
+    ) -> Result<Vec<ClientConfig>, ConfigError> {
+        let (figment, origin) = Self::sources(file, profile)?;
+        let raw: Vec<RawClient> = figment
+            .extract_inner("clients")
+            .map_err(describe_figment_error)?;
+        if raw.is_empty() {
+            return Err(missing_settings(&["clients"]));
+        }
+        let clients = parse_clients(raw)?;
+        if origin.release_checks {
+            clients.iter().try_for_each(check_release_client)?;
+        }
+        Ok(clients)
+    }
+
+    /// The file, the profile and the `APP_` variables, merged; and where they came from.
+    fn sources(file: &Path, profile: Profile) -> Result<(Figment, Origin), ConfigError> {
         if !file.is_file() {
             return Err(ConfigError::new(format!(
                 "configuration file {} does not exist or is not a file (set {CONFIG_FILE_VAR} to another path)",
@@ -502,19 +575,16 @@ impl Config {
             .collect();
         let env = env.filter(|key| is_known_env_key(key.as_str())).global();
 
+        let profile = Profile::new(&name);
         let figment = Figment::new()
             .merge(toml)
             .merge(env)
             .select(profile.clone());
-        let config = Self::from_figment(&figment)?;
-        if release_checks {
-            config.check_release()?;
-        }
         Ok((
-            config,
+            figment,
             Origin {
                 file: file.to_path_buf(),
-                profile: Profile::new(&name),
+                profile,
                 ignored_env,
                 release_checks,
             },
@@ -769,86 +839,7 @@ impl TryFrom<RawConfig> for Config {
             )));
         }
 
-        let mut seen = HashSet::new();
-        let mut clients = Vec::with_capacity(raw.clients.len());
-        for (index, client) in raw.clients.into_iter().enumerate() {
-            if client.client_id.is_empty() {
-                return Err(ConfigError::new(format!(
-                    "clients[{index}].client_id is empty: every client needs an id"
-                )));
-            }
-            if !seen.insert(client.client_id.clone()) {
-                return Err(ConfigError::new(format!(
-                    "client \"{}\" is configured twice: client_id values must be unique",
-                    client.client_id
-                )));
-            }
-            let id = &client.client_id;
-            let secrets: Vec<ClientSecret> = match (client.client_secret, client.client_secret_hash) {
-                (Some(secrets), None) => secrets
-                    .into_vec()
-                    .into_iter()
-                    .map(|secret| {
-                        if secret.expose_secret().is_empty() {
-                            Err(ConfigError::new(format!("client \"{id}\" has an empty client_secret")))
-                        } else {
-                            Ok(ClientSecret::Plain(secret))
-                        }
-                    })
-                    .collect::<Result<_, _>>()?,
-                (None, Some(hashes)) => hashes
-                    .into_vec()
-                    .iter()
-                    .map(|hash| {
-                        parse_argon2id(hash).map(ClientSecret::Argon2id).ok_or_else(|| {
-                            ConfigError::new(format!(
-                                "client \"{id}\": client_secret_hash is not an Argon2id hash in PHC string format \
-                                 ($argon2id$v=19$m=...,t=...,p=...$salt$hash)"
-                            ))
-                        })
-                    })
-                    .collect::<Result<_, _>>()?,
-                (Some(_), Some(_)) => {
-                    return Err(ConfigError::new(format!(
-                        "client \"{id}\" has both client_secret and client_secret_hash: give one"
-                    )));
-                }
-                (None, None) => {
-                    return Err(ConfigError::new(format!(
-                        "client \"{id}\" has neither client_secret nor client_secret_hash: give one"
-                    )));
-                }
-            };
-            if !(1..=2).contains(&secrets.len()) {
-                return Err(ConfigError::new(format!(
-                    "client \"{id}\" has {} secrets: give one, or two while rotating",
-                    secrets.len()
-                )));
-            }
-            let mut scopes = Vec::with_capacity(client.scopes.len());
-            for name in &client.scopes {
-                let scope = Scope::parse(name).ok_or_else(|| {
-                    ConfigError::new(format!(
-                        "client \"{id}\" has the unknown scope \"{name}\"; known scopes: {}",
-                        Scope::ALL.map(Scope::as_str).join(", ")
-                    ))
-                })?;
-                if !scopes.contains(&scope) {
-                    scopes.push(scope);
-                }
-            }
-            if scopes.is_empty() {
-                return Err(ConfigError::new(format!(
-                    "client \"{id}\" has an empty scopes list: give at least one scope"
-                )));
-            }
-            clients.push(ClientConfig {
-                client_id: client.client_id,
-                secrets,
-                scopes,
-                enabled: client.enabled,
-            });
-        }
+        let clients = parse_clients(raw.clients)?;
 
         let public_url = raw.public_url.map(|u| parse_public_url(&u)).transpose()?;
         let tls = match (&raw.tls.certs, &raw.tls.key) {
@@ -913,6 +904,92 @@ impl TryFrom<RawConfig> for Config {
             clients,
         })
     }
+}
+
+/// The clients as configured: unique non-empty ids, one secret or two (plaintext or an
+/// Argon2id hash), known scopes.
+fn parse_clients(raw: Vec<RawClient>) -> Result<Vec<ClientConfig>, ConfigError> {
+    let mut seen = HashSet::new();
+    let mut clients = Vec::with_capacity(raw.len());
+    for (index, client) in raw.into_iter().enumerate() {
+        if client.client_id.is_empty() {
+            return Err(ConfigError::new(format!(
+                "clients[{index}].client_id is empty: every client needs an id"
+            )));
+        }
+        if !seen.insert(client.client_id.clone()) {
+            return Err(ConfigError::new(format!(
+                "client \"{}\" is configured twice: client_id values must be unique",
+                client.client_id
+            )));
+        }
+        let id = &client.client_id;
+        let secrets: Vec<ClientSecret> = match (client.client_secret, client.client_secret_hash) {
+            (Some(secrets), None) => secrets
+                .into_vec()
+                .into_iter()
+                .map(|secret| {
+                    if secret.expose_secret().is_empty() {
+                        Err(ConfigError::new(format!("client \"{id}\" has an empty client_secret")))
+                    } else {
+                        Ok(ClientSecret::Plain(secret))
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+            (None, Some(hashes)) => hashes
+                .into_vec()
+                .iter()
+                .map(|hash| {
+                    parse_argon2id(hash).map(ClientSecret::Argon2id).ok_or_else(|| {
+                        ConfigError::new(format!(
+                            "client \"{id}\": client_secret_hash is not an Argon2id hash in PHC string format \
+                             ($argon2id$v=19$m=...,t=...,p=...$salt$hash)"
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(format!(
+                    "client \"{id}\" has both client_secret and client_secret_hash: give one"
+                )));
+            }
+            (None, None) => {
+                return Err(ConfigError::new(format!(
+                    "client \"{id}\" has neither client_secret nor client_secret_hash: give one"
+                )));
+            }
+        };
+        if !(1..=2).contains(&secrets.len()) {
+            return Err(ConfigError::new(format!(
+                "client \"{id}\" has {} secrets: give one, or two while rotating",
+                secrets.len()
+            )));
+        }
+        let mut scopes = Vec::with_capacity(client.scopes.len());
+        for name in &client.scopes {
+            let scope = Scope::parse(name).ok_or_else(|| {
+                ConfigError::new(format!(
+                    "client \"{id}\" has the unknown scope \"{name}\"; known scopes: {}",
+                    Scope::ALL.map(Scope::as_str).join(", ")
+                ))
+            })?;
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        if scopes.is_empty() {
+            return Err(ConfigError::new(format!(
+                "client \"{id}\" has an empty scopes list: give at least one scope"
+            )));
+        }
+        clients.push(ClientConfig {
+            client_id: client.client_id,
+            secrets,
+            scopes,
+            enabled: client.enabled,
+        });
+    }
+    Ok(clients)
 }
 
 /// The release checks on one client (see [`Config::check_release`]); reloads apply them

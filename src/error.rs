@@ -8,6 +8,7 @@
 //! | [`Error::AmbiguousAuthorization`] | 400 | problem+json with `error`, challenge with `error="invalid_request"` |
 //! | [`Error::InsufficientScope`] | 403 | problem+json with `error`, challenge with `error="insufficient_scope"` and `scope` |
 //! | [`Error::TooManyRequests`] | 429 | OAuth-style `{"error":"too_many_requests",...}`, `Retry-After` |
+//! | [`Error::HashingBusy`] | 503 | OAuth-style `{"error":"temporarily_unavailable",...}`, `Retry-After: 1` |
 //! | [`Error::Unavailable`] | 503 | problem+json, `Retry-After` |
 //! | everything else | 4xx/5xx | `application/problem+json` (RFC 9457) |
 //!
@@ -139,6 +140,10 @@ pub enum Error {
     /// The token endpoint refuses an address that failed client authentication too often.
     #[error("too many requests")]
     TooManyRequests { retry_after: u64 },
+    /// The token endpoint could not start checking a secret in time (Argon2 queue full
+    /// or waited too long): 503 `temporarily_unavailable` in the OAuth format.
+    #[error("client authentication temporarily unavailable")]
+    HashingBusy,
     /// The database cannot be reached or written; the cause is logged where it happens.
     #[error("service unavailable")]
     Unavailable,
@@ -268,7 +273,7 @@ impl ResponseError for Error {
         match self {
             Error::OAuth { status, .. } => *status,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable | Error::HashingBusy => StatusCode::SERVICE_UNAVAILABLE,
             Error::MissingToken | Error::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Error::AmbiguousAuthorization => StatusCode::BAD_REQUEST,
             Error::InsufficientScope(_) => StatusCode::FORBIDDEN,
@@ -317,6 +322,20 @@ impl ResponseError for Error {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+                response
+            }
+            Error::HashingBusy => {
+                let body = OAuthErrorBody {
+                    error: "temporarily_unavailable".to_owned(),
+                    error_description:
+                        "Too many client authentications are waiting to be checked; retry shortly"
+                            .to_owned(),
+                };
+                let mut response = json_response(status, "application/json", &body);
+                no_store(&mut response);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 response
             }
             Error::Unavailable => {

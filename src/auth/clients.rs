@@ -8,13 +8,19 @@
 //! milliseconds, by design) the first time its secret is presented. After a success the
 //! digest of that secret is remembered for [`VERIFIED_SECRET_TTL`]: one entry per client,
 //! so the memory is bounded by the configuration. The same secret then costs what a
-//! plaintext client costs; a changed or wrong secret always pays the full Argon2 cost (the
-//! brute-force brake), and so does an unknown client id (against a dummy hash), while at
-//! most [`argon2_permits`] verifications run at once so a flood of wrong secrets cannot
-//! take every core.
+//! plaintext client costs and never waits on Argon2; a changed or wrong secret always pays
+//! the full Argon2 cost (the brute-force brake). Argon2 runs on the [`HashPool`]'s threads,
+//! fairly between sources, and requests presenting the same credentials while one of them
+//! is being verified wait for that verification and share its answer.
+//!
+//! Every failed authentication is answered no sooner than the slowest failure a request
+//! of its shape could cost with the configured clients (measured at start-up and reload),
+//! by waiting, never by hashing more: an unknown id, a plaintext client and a hashed
+//! client are not told apart by timing on a server that is not saturated.
 
 use std::{
     collections::HashMap,
+    net::{IpAddr, Ipv4Addr},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -30,23 +36,39 @@ use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
+use tokio::sync::watch;
 
-use super::scopes::Scope;
+use super::{
+    hashing::{Busy, HashPool},
+    scopes::Scope,
+    throttle::{Throttle, Throttled},
+};
 use crate::config::{ClientConfig, ClientSecret};
 
 /// How long a verified secret of a hashed client is remembered.
 pub const VERIFIED_SECRET_TTL: Duration = Duration::from_secs(600);
 
-/// A PHC string of a random secret nobody knows, verified when the client id is unknown so
-/// that answering takes as long as for a known hashed client.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$3pBqR3ZyQ2l5S0F2b0J0VQ$qIq6nLBc1BNE3bO9Xk8sdR0d2xJ2tZ3rW0GB3y2mvTk";
+/// How long a check may wait for an Argon2 thread before it is answered 503.
+pub const ARGON2_MAX_WAIT: Duration = Duration::from_secs(2);
+/// Checks queued for Argon2 per thread, at most: more could not start within
+/// [`ARGON2_MAX_WAIT`] anyway.
+const ARGON2_QUEUE_PER_THREAD: usize = 128;
 
 /// How many Argon2 verifications may run at once: half the cores, at least one.
 pub fn argon2_permits() -> usize {
     std::thread::available_parallelism()
         .map(|n| (n.get() / 2).max(1))
         .unwrap_or(1)
+}
+
+/// The Argon2 pool the server uses: [`argon2_permits`] threads.
+pub fn default_pool() -> Arc<HashPool> {
+    let threads = argon2_permits();
+    Arc::new(HashPool::new(
+        threads,
+        threads * ARGON2_QUEUE_PER_THREAD,
+        ARGON2_MAX_WAIT,
+    ))
 }
 
 type Digest = [u8; 32];
@@ -103,12 +125,30 @@ impl Refusal {
     }
 }
 
+/// Why a client authentication did not succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthError {
+    /// The credentials were checked and refused (`invalid_client`).
+    Refused(Refusal),
+    /// The source has used up its failure budget: nothing was checked, or the answer is
+    /// withheld (429).
+    Throttled(Throttled),
+    /// Argon2 could not start in time (503).
+    Busy,
+}
+
+/// The answer of a verification, shared with the requests that waited for it.
+type Shared = Result<(String, usize), Refusal>;
+
 /// Clients by id.
 pub struct ClientRegistry {
     clients: HashMap<String, Client>,
     digest_key: Hmac<Sha256>,
-    argon2: Semaphore,
-    dummy: PasswordHashString,
+    pool: Arc<HashPool>,
+    /// Verifications in flight, by the digest of the credentials they check.
+    flights: Mutex<HashMap<Digest, watch::Receiver<Option<Shared>>>>,
+    /// The slowest a failed check of one candidate can be with these clients.
+    failure_floor: Duration,
 }
 
 impl std::fmt::Debug for ClientRegistry {
@@ -120,7 +160,15 @@ impl std::fmt::Debug for ClientRegistry {
 }
 
 impl ClientRegistry {
+    /// A registry with an Argon2 pool of its own.
     pub fn new(configs: &[ClientConfig]) -> Self {
+        Self::with_pool(configs, default_pool())
+    }
+
+    /// A registry that verifies on `pool` (a reloaded registry keeps the server's pool).
+    /// Runs one Argon2 verification per distinct parameter set among the hashes, to
+    /// measure the failure floor: call it where blocking for that long is fine.
+    pub fn with_pool(configs: &[ClientConfig], pool: Arc<HashPool>) -> Self {
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
         let digest_key = <Hmac<Sha256> as Mac>::new_from_slice(&key)
@@ -128,9 +176,9 @@ impl ClientRegistry {
         let mut registry = Self {
             clients: HashMap::new(),
             digest_key,
-            argon2: Semaphore::new(argon2_permits()),
-            dummy: PasswordHashString::new(DUMMY_HASH)
-                .unwrap_or_else(|_| unreachable!("the dummy hash is a valid PHC string")),
+            pool,
+            flights: Mutex::new(HashMap::new()),
+            failure_floor: failure_floor(configs),
         };
         for config in configs {
             let checks = config
@@ -165,15 +213,62 @@ impl ClientRegistry {
         mac.finalize().into_bytes().into()
     }
 
+    /// The pool this registry verifies on.
+    pub fn pool(&self) -> Arc<HashPool> {
+        self.pool.clone()
+    }
+
+    /// The slowest a failed check of one candidate can be with these clients: the Argon2
+    /// runs of the client with the costliest hashes, as measured.
+    pub fn failure_floor(&self) -> Duration {
+        self.failure_floor
+    }
+
     /// The client that one of the candidate (id, secret) pairs authenticates, or why none
-    /// did. Cheap checks (plaintext secrets, remembered digests) run for every candidate
-    /// first, so a client sending the secret in a second form never pays Argon2 for the
-    /// first one.
+    /// did, with the failures counted against `source`'s budget in `throttle`.
+    ///
+    /// Cheap checks (plaintext secrets, remembered digests, unknown ids) run for every
+    /// candidate first, so a client sending the secret in a second form never pays Argon2
+    /// for the first one. Each distinct candidate that fails counts one failure. A refusal
+    /// is answered no sooner than [`ClientRegistry::failure_floor`] per candidate.
     pub async fn authenticate(
         &self,
         candidates: &[(&str, &str)],
-    ) -> Result<Authenticated<'_>, Refusal> {
-        let found = self.verify(candidates).await?;
+        source: Option<IpAddr>,
+        throttle: &Arc<Throttle>,
+    ) -> Result<Authenticated<'_>, AuthError> {
+        let started = tokio::time::Instant::now();
+        let mut distinct: Vec<(&str, &str)> = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            if !distinct.contains(candidate) {
+                distinct.push(*candidate);
+            }
+        }
+        let count = distinct.len().max(1) as u32;
+        let source = source.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let outcome = match self.check_cheaply(&distinct) {
+            Cheap::Done(outcome) => {
+                let outcome = outcome.and_then(|found| self.enabled(found));
+                throttle
+                    .settle(source, if outcome.is_ok() { 0 } else { count })
+                    .map_err(AuthError::Throttled)?;
+                outcome
+            }
+            Cheap::Argon2(slow, refusal) => {
+                self.verify_once(&distinct, slow, refusal, source, count, throttle)
+                    .await?
+            }
+        };
+        match outcome {
+            Ok(found) => Ok(found),
+            Err(refusal) => {
+                tokio::time::sleep_until(started + self.failure_floor * count).await;
+                Err(AuthError::Refused(refusal))
+            }
+        }
+    }
+
+    fn enabled<'a>(&'a self, found: Authenticated<'a>) -> Result<Authenticated<'a>, Refusal> {
         if found.client.enabled {
             Ok(found)
         } else {
@@ -186,76 +281,213 @@ impl ClientRegistry {
         self.clients.get(client_id).is_some_and(|c| c.enabled)
     }
 
-    async fn verify(&self, candidates: &[(&str, &str)]) -> Result<Authenticated<'_>, Refusal> {
+    /// The checks that cost no Argon2: a match, a refusal, or the Argon2 checks left.
+    fn check_cheaply<'a, 's>(&'a self, candidates: &[(&str, &'s str)]) -> Cheap<'a, 's> {
         let mut refusal = Refusal::UnknownClient;
-        // (client, which secret, presented secret, its digest) still to verify with Argon2.
-        let mut slow: Vec<(Option<&Client>, usize, &str, Digest)> = Vec::new();
+        let mut slow = Vec::new();
         let now = Instant::now();
         for &(id, secret) in candidates {
             let digest = self.digest(secret.as_bytes());
             let Some(client) = self.clients.get(id) else {
                 // Spend the same comparison so an unknown id is not told apart by timing.
                 let _ = Digest::default().ct_eq(&digest);
-                slow.push((None, 0, secret, digest));
                 continue;
             };
             refusal = Refusal::WrongSecret;
             for (index, check) in client.checks.iter().enumerate() {
                 let matches = match check {
                     Check::Plain(expected) => bool::from(expected.ct_eq(&digest)),
-                    Check::Hashed { .. } => {
+                    Check::Hashed { hash, .. } => {
                         let hit = check.remembers(&digest, now);
                         if !hit {
-                            slow.push((Some(client), index, secret, digest));
+                            slow.push(SlowCheck {
+                                client,
+                                index,
+                                hash: hash.clone(),
+                                secret,
+                                digest,
+                            });
                         }
                         hit
                     }
                 };
                 if matches {
-                    return Ok(Authenticated {
+                    return Cheap::Done(Ok(Authenticated {
                         client,
                         secret: index + 1,
-                    });
+                    }));
                 }
             }
         }
-        // Candidates may name the same client with the same secret (nothing to decode).
-        slow.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2 && a.0.map(|c| &c.id) == b.0.map(|c| &c.id));
-        for (client, index, secret, digest) in slow {
-            let check = client.and_then(|c| c.checks.get(index));
-            let hash = match check {
-                Some(Check::Hashed { hash, .. }) => hash.clone(),
-                _ => self.dummy.clone(),
-            };
-            let Ok(_permit) = self.argon2.acquire().await else {
-                continue;
-            };
-            // While this request waited for a permit, another may have verified the same
-            // secret: many first requests arriving together then cost one Argon2 run.
-            if let (Some(client), Some(check)) = (client, check)
-                && check.remembers(&digest, Instant::now())
-            {
-                return Ok(Authenticated {
-                    client,
-                    secret: index + 1,
-                });
+        if slow.is_empty() {
+            Cheap::Done(Err(refusal))
+        } else {
+            Cheap::Argon2(slow, refusal)
+        }
+    }
+
+    /// Runs the Argon2 checks, or waits for a request already running them for the same
+    /// credentials and shares its answer (reserving nothing).
+    async fn verify_once<'a>(
+        &'a self,
+        candidates: &[(&str, &str)],
+        slow: Vec<SlowCheck<'a, '_>>,
+        refusal: Refusal,
+        source: IpAddr,
+        count: u32,
+        throttle: &Arc<Throttle>,
+    ) -> Result<Result<Authenticated<'a>, Refusal>, AuthError> {
+        let key = {
+            let mut mac = self.digest_key.clone();
+            for (id, secret) in candidates {
+                for part in [id.as_bytes(), b"\0", secret.as_bytes(), b"\0"] {
+                    mac.update(&(part.len() as u64).to_be_bytes());
+                    mac.update(part);
+                }
             }
-            if verify_argon2(hash, secret).await
-                && let (Some(client), Some(check)) = (client, check)
-            {
-                if let Check::Hashed { verified, .. } = check
+            Digest::from(mac.finalize().into_bytes())
+        };
+        let flight = loop {
+            let joined = {
+                let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+                match flights.get(&key) {
+                    Some(receiver) => Err(receiver.clone()),
+                    None => {
+                        let (sender, receiver) = watch::channel(None);
+                        flights.insert(key, receiver);
+                        Ok(Flight {
+                            registry: self,
+                            key,
+                            sender,
+                        })
+                    }
+                }
+            };
+            match joined {
+                Ok(flight) => break flight,
+                Err(mut receiver) => {
+                    // The leader answers, or goes away without an answer (throttled,
+                    // busy, abandoned): then this request tries for itself.
+                    let shared = receiver
+                        .wait_for(Option::is_some)
+                        .await
+                        .ok()
+                        .and_then(|v| v.clone());
+                    if let Some(shared) = shared {
+                        return Ok(shared.and_then(|(id, secret)| {
+                            self.clients
+                                .get(&id)
+                                .map(|client| Authenticated { client, secret })
+                                .ok_or(Refusal::UnknownClient)
+                                .and_then(|found| self.enabled(found))
+                        }));
+                    }
+                }
+            }
+        };
+        let reservation = throttle
+            .reserve(source, count)
+            .map_err(AuthError::Throttled)?;
+        let pool_key = Throttle::key(source);
+        let mut outcome = Err(refusal);
+        for check in slow {
+            let (hash, secret) = (check.hash, check.secret.to_owned());
+            let verified = self
+                .pool
+                .run(pool_key, move || verify_argon2(&hash, &secret))
+                .await
+                .map_err(|Busy| AuthError::Busy)?;
+            if verified {
+                if let Some(Check::Hashed { verified, .. }) = check.client.checks.get(check.index)
                     && let Ok(mut slot) = verified.lock()
                 {
-                    *slot = Some((digest, Instant::now() + VERIFIED_SECRET_TTL));
+                    *slot = Some((check.digest, Instant::now() + VERIFIED_SECRET_TTL));
                 }
-                return Ok(Authenticated {
-                    client,
-                    secret: index + 1,
+                outcome = self.enabled(Authenticated {
+                    client: check.client,
+                    secret: check.index + 1,
                 });
+                break;
             }
         }
-        Err(refusal)
+        reservation.settle(outcome.is_err());
+        flight.publish(
+            outcome
+                .as_ref()
+                .map(|found| (found.client.id.clone(), found.secret))
+                .map_err(|refusal| *refusal),
+        );
+        Ok(outcome)
     }
+}
+
+/// What the cheap checks found.
+enum Cheap<'a, 's> {
+    Done(Result<Authenticated<'a>, Refusal>),
+    /// Argon2 checks to run, and the refusal if none matches.
+    Argon2(Vec<SlowCheck<'a, 's>>, Refusal),
+}
+
+struct SlowCheck<'a, 's> {
+    client: &'a Client,
+    index: usize,
+    hash: PasswordHashString,
+    secret: &'s str,
+    digest: Digest,
+}
+
+/// A verification in flight that other requests may wait for; leaves the map when it
+/// ends, answered or not.
+struct Flight<'a> {
+    registry: &'a ClientRegistry,
+    key: Digest,
+    sender: watch::Sender<Option<Shared>>,
+}
+
+impl Flight<'_> {
+    fn publish(self, answer: Shared) {
+        self.sender.send_replace(Some(answer));
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let mut flights = self
+            .registry
+            .flights
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        flights.remove(&self.key);
+    }
+}
+
+/// The slowest a failed check of one candidate can be with `configs`: for each client, the
+/// sum of one Argon2 run per hash it holds, each measured once per distinct parameter set.
+fn failure_floor(configs: &[ClientConfig]) -> Duration {
+    let mut measured: HashMap<String, Duration> = HashMap::new();
+    let mut floor = Duration::ZERO;
+    for config in configs {
+        let mut cost = Duration::ZERO;
+        for secret in &config.secrets {
+            let ClientSecret::Argon2id(hash) = secret else {
+                continue;
+            };
+            let parsed = hash.password_hash();
+            let parameters = format!(
+                "{:?} {} {}",
+                parsed.version,
+                parsed.params,
+                parsed.hash.map_or(0, |h| h.len())
+            );
+            cost += *measured.entry(parameters).or_insert_with(|| {
+                let started = Instant::now();
+                let _ = verify_argon2(hash, "a secret nobody has, to time a failure");
+                started.elapsed()
+            });
+        }
+        floor = floor.max(cost);
+    }
+    floor
 }
 
 /// The current client registry, replaced whole when the configuration is reloaded
@@ -280,6 +512,11 @@ impl ClientDirectory {
     pub fn replace(&self, registry: ClientRegistry) {
         self.0.store(Arc::new(registry));
     }
+
+    /// The Argon2 pool of the current registry, for the next one to share.
+    pub fn pool(&self) -> Arc<HashPool> {
+        self.0.load().pool()
+    }
 }
 
 /// A client that authenticated, and which of its secrets it used (1 or 2), for the audit
@@ -290,16 +527,12 @@ pub struct Authenticated<'a> {
     pub secret: usize,
 }
 
-/// One Argon2 verification on the blocking pool (the caller holds a permit).
-async fn verify_argon2(hash: PasswordHashString, secret: &str) -> bool {
-    let secret = secret.to_owned();
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .verify_password(secret.as_bytes(), &hash.password_hash())
-            .is_ok()
-    })
-    .await
-    .unwrap_or(false)
+/// One Argon2 verification, with the parameters the hash names. Slow: run it on a
+/// [`HashPool`] thread.
+fn verify_argon2(hash: &PasswordHashString, secret: &str) -> bool {
+    Argon2::default()
+        .verify_password(secret.as_bytes(), &hash.password_hash())
+        .is_ok()
 }
 
 /// A newly created client: its secret, to hand over once, and the configuration entry
@@ -366,6 +599,19 @@ mod tests {
             .serialize()
     }
 
+    /// Authenticates with no throttling, and returns only refusals as errors.
+    async fn auth<'a>(
+        r: &'a ClientRegistry,
+        candidates: &[(&str, &str)],
+    ) -> Result<Authenticated<'a>, Refusal> {
+        let throttle = Arc::new(Throttle::new(u32::MAX, Duration::from_secs(60)));
+        match r.authenticate(candidates, None, &throttle).await {
+            Ok(found) => Ok(found),
+            Err(AuthError::Refused(refusal)) => Err(refusal),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
     fn registry() -> ClientRegistry {
         ClientRegistry::new(&[
             ClientConfig {
@@ -387,21 +633,17 @@ mod tests {
     async fn plaintext_secrets() {
         let r = registry();
         assert_eq!(
-            r.authenticate(&[("plain", "s3cr3t")])
-                .await
-                .unwrap()
-                .client
-                .id,
+            auth(&r, &[("plain", "s3cr3t")]).await.unwrap().client.id,
             "plain"
         );
         for wrong in ["s3cr3", "s3cr3t ", ""] {
             assert_eq!(
-                r.authenticate(&[("plain", wrong)]).await.unwrap_err(),
+                auth(&r, &[("plain", wrong)]).await.unwrap_err(),
                 Refusal::WrongSecret
             );
         }
         assert_eq!(
-            r.authenticate(&[("nobody", "s3cr3t")]).await.unwrap_err(),
+            auth(&r, &[("nobody", "s3cr3t")]).await.unwrap_err(),
             Refusal::UnknownClient
         );
     }
@@ -410,15 +652,11 @@ mod tests {
     async fn hashed_secrets_verify_then_are_remembered() {
         let r = registry();
         assert_eq!(
-            r.authenticate(&[("hashed", "nope")]).await.unwrap_err(),
+            auth(&r, &[("hashed", "nope")]).await.unwrap_err(),
             Refusal::WrongSecret
         );
         assert_eq!(
-            r.authenticate(&[("hashed", "h4sh3d")])
-                .await
-                .unwrap()
-                .client
-                .id,
+            auth(&r, &[("hashed", "h4sh3d")]).await.unwrap().client.id,
             "hashed"
         );
         let Check::Hashed { verified, .. } = &r.clients["hashed"].checks[0] else {
@@ -429,19 +667,15 @@ mod tests {
             "the verified secret is remembered"
         );
         assert_eq!(
-            r.authenticate(&[("hashed", "h4sh3d")])
-                .await
-                .unwrap()
-                .client
-                .id,
+            auth(&r, &[("hashed", "h4sh3d")]).await.unwrap().client.id,
             "hashed"
         );
         assert_eq!(
-            r.authenticate(&[("hashed", "h4sh3d!")]).await.unwrap_err(),
+            auth(&r, &[("hashed", "h4sh3d!")]).await.unwrap_err(),
             Refusal::WrongSecret
         );
         assert_eq!(
-            r.authenticate(&[("plain", "h4sh3d")]).await.unwrap_err(),
+            auth(&r, &[("plain", "h4sh3d")]).await.unwrap_err(),
             Refusal::WrongSecret,
             "a remembered secret belongs to its own client only"
         );
@@ -451,25 +685,99 @@ mod tests {
     async fn any_candidate_may_match() {
         let r = registry();
         assert!(
-            r.authenticate(&[("plain", "x"), ("plain", "s3cr3t")])
+            auth(&r, &[("plain", "x"), ("plain", "s3cr3t")])
                 .await
                 .is_ok()
         );
         assert!(
-            r.authenticate(&[("hashed", "x"), ("hashed", "h4sh3d")])
+            auth(&r, &[("hashed", "x"), ("hashed", "h4sh3d")])
                 .await
                 .is_ok()
         );
-        assert!(
-            r.authenticate(&[("plain", "x"), ("plain", "y")])
-                .await
-                .is_err()
-        );
+        assert!(auth(&r, &[("plain", "x"), ("plain", "y")]).await.is_err());
     }
 
-    #[test]
-    fn the_dummy_hash_parses() {
-        assert!(PasswordHashString::new(DUMMY_HASH).is_ok());
+    #[tokio::test]
+    async fn every_failure_is_answered_no_sooner_than_the_slowest_hashed_failure() {
+        // A client holding two hashes costs two Argon2 runs when a secret is wrong.
+        let r = ClientRegistry::new(&[
+            ClientConfig {
+                client_id: "plain".into(),
+                secrets: vec![ClientSecret::Plain(SecretString::from("s3cr3t"))],
+                scopes: vec![Scope::ApiWrite],
+                enabled: true,
+            },
+            ClientConfig {
+                client_id: "two-hashes".into(),
+                secrets: vec![
+                    ClientSecret::Argon2id(hash("one")),
+                    ClientSecret::Argon2id(hash("two")),
+                ],
+                scopes: vec![Scope::ApiWrite],
+                enabled: true,
+            },
+        ]);
+        let floor = r.failure_floor();
+        assert!(floor > Duration::ZERO);
+        for (id, secret) in [("nobody", "x"), ("plain", "wrong"), ("two-hashes", "wrong")] {
+            let started = Instant::now();
+            assert!(auth(&r, &[(id, secret)]).await.is_err());
+            assert!(
+                started.elapsed() >= floor,
+                "{id}: {:?} < {floor:?}",
+                started.elapsed()
+            );
+        }
+        // Two distinct candidates (a Basic header read two ways) wait for two.
+        let started = Instant::now();
+        assert!(auth(&r, &[("nobody", "x"), ("nobody", "y")]).await.is_err());
+        assert!(started.elapsed() >= floor * 2);
+        // Success is not delayed: only a failure waits for the floor.
+        assert!(auth(&r, &[("plain", "s3cr3t")]).await.is_ok());
+        // Without hashed clients there is nothing to wait for.
+        assert_eq!(ClientRegistry::new(&[]).failure_floor(), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn concurrent_checks_of_the_same_credentials_share_one_verification() {
+        let r = Arc::new(registry());
+        let throttle = Arc::new(Throttle::new(1, Duration::from_secs(60)));
+        let source: IpAddr = "192.0.2.1".parse().unwrap();
+        // A budget of one: twenty concurrent right secrets must all pass, as one.
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let (r, throttle) = (r.clone(), throttle.clone());
+                tokio::spawn(async move {
+                    r.authenticate(&[("hashed", "h4sh3d")], Some(source), &throttle)
+                        .await
+                        .map(|found| found.client.id.clone())
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap().as_deref(), Ok("hashed"));
+        }
+        // Twenty concurrent wrong secrets: one verification, one failure counted.
+        let throttle = Arc::new(Throttle::new(2, Duration::from_secs(60)));
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let (r, throttle) = (r.clone(), throttle.clone());
+                tokio::spawn(async move {
+                    r.authenticate(&[("hashed", "wrong")], Some(source), &throttle)
+                        .await
+                        .map(|_| ())
+                })
+            })
+            .collect();
+        let mut refused = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Err(AuthError::Refused(Refusal::WrongSecret)) => refused += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(refused, 20);
+        assert!(throttle.check(source).is_ok(), "one failure of two counted");
     }
 
     #[test]

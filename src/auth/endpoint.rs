@@ -17,9 +17,9 @@ use poem_openapi::{
 
 use super::{
     ClientDirectory, TokenIssuer,
-    clients::Refusal,
+    clients::AuthError,
     scopes::Scope,
-    throttle::{ClientAddress, Throttle},
+    throttle::{ClientAddress, Throttle, Throttled},
 };
 use crate::{
     error::{Error, OAuthCode, OAuthErrorBody},
@@ -108,6 +108,19 @@ pub enum TokenResponses {
     #[allow(dead_code)]
     PayloadTooLarge(
         Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// `temporarily_unavailable`: the secret could not be checked in time (too many
+    /// Argon2 verifications queued); retry after `Retry-After` seconds.
+    #[oai(status = 503)]
+    #[allow(dead_code)]
+    Unavailable(
+        Json<OAuthErrorBody>,
+        /// Seconds to wait.
+        #[oai(header = "Retry-After")]
+        u64,
         /// Always `no-store`.
         #[oai(header = "Cache-Control")]
         String,
@@ -410,20 +423,34 @@ impl TokenApi {
             }
         }
 
-        let source = address.0.map(|a| a.to_string()).unwrap_or_default();
+        let shown_source = address.0.map(|a| a.to_string()).unwrap_or_default();
         let refuse = |client_id: &str, reason: &str| {
-            audit_refusal(client_id, reason, &source);
+            audit_refusal(client_id, reason, &shown_source);
             metrics.authentication_failed(reason);
-            if let Some(address) = address.0 {
-                throttle.record_failure(address);
-            }
             invalid_client()
         };
-        let (attempted_id, outcome) = match basic {
+        let throttled = |throttled: Throttled| {
+            metrics.throttled();
+            Error::TooManyRequests {
+                retry_after: throttled.retry_after,
+            }
+        };
+        // A request with no usable credentials checks no secret, but counts as a failure.
+        let unusable =
+            |client_id: &str, reason: &str| match address.0.map(|a| throttle.settle(a, 1)) {
+                Some(Err(t)) => throttled(t),
+                _ => refuse(client_id, reason),
+            };
+        let failed = |client_id: &str, error: AuthError| match error {
+            AuthError::Refused(refusal) => refuse(client_id, refusal.as_str()),
+            AuthError::Throttled(t) => throttled(t),
+            AuthError::Busy => Error::HashingBusy,
+        };
+        let found = match basic {
             Some(credentials) => {
                 let raw = match credentials {
                     Ok(raw) => raw,
-                    Err(_) => return Err(refuse("-", "malformed_basic")),
+                    Err(_) => return Err(unusable("-", "malformed_basic")),
                 };
                 // RFC 6749 §2.3.1 form-encodes id and secret; Swagger UI and several
                 // libraries do not. Try the decoded form, then the raw one.
@@ -433,31 +460,30 @@ impl TokenApi {
                     candidates.push((id.as_str(), secret.as_str()));
                 }
                 candidates.push((raw.id.as_str(), raw.secret.as_str()));
-                let outcome = clients.authenticate(&candidates).await;
-                if let (Ok(ok), Some(body_id)) = (&outcome, params.client_id.as_deref())
-                    && body_id != ok.client.id
+                let found = clients
+                    .authenticate(&candidates, address.0, throttle)
+                    .await
+                    .map_err(|e| failed(&raw.id, e))?;
+                if params
+                    .client_id
+                    .as_deref()
+                    .is_some_and(|body_id| body_id != found.client.id)
                 {
                     return Err(invalid_request(
                         "The client_id in the body differs from the authenticated client",
                     ));
                 }
-                (raw.id.clone(), outcome.map_err(Refusal::as_str))
+                found
             }
             None => match (params.client_id.as_deref(), params.client_secret.as_deref()) {
-                (Some(id), Some(secret)) => (
-                    id.to_owned(),
-                    clients
-                        .authenticate(&[(id, secret)])
-                        .await
-                        .map_err(Refusal::as_str),
-                ),
-                (id, _) => (id.unwrap_or("-").to_owned(), Err("no_credentials")),
+                (Some(id), Some(secret)) => clients
+                    .authenticate(&[(id, secret)], address.0, throttle)
+                    .await
+                    .map_err(|e| failed(id, e))?,
+                (id, _) => return Err(unusable(id.unwrap_or("-"), "no_credentials")),
             },
         };
-        let (client, secret_used) = match outcome {
-            Ok(ok) => (ok.client, ok.secret),
-            Err(reason) => return Err(refuse(&attempted_id, reason)),
-        };
+        let (client, secret_used) = (found.client, found.secret);
 
         let scope = grant_scope(&client.scopes, params.scope.as_deref())?;
         let token = issuer.issue(&client.id, scope)?;
@@ -470,7 +496,7 @@ impl TokenApi {
             scope = token.scope.as_str(),
             jti = token.jti.as_str(),
             secret = secret_used,
-            source = source.as_str(),
+            source = shown_source.as_str(),
         );
         Ok(TokenResponses::Ok(
             Json(TokenResponse {
@@ -555,7 +581,7 @@ mod tests {
                 scopes: vec![Scope::ApiWrite],
                 enabled: true,
             }]);
-            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
             for encoded in [basic.clone(), STANDARD.encode(&basic)] {
                 if let Some(creds) = decode_basic(&encoded) {
                     let decoded = form_decode(&creds.id).zip(form_decode(&creds.secret));
@@ -563,7 +589,8 @@ mod tests {
                     if let Some((id, secret)) = &decoded {
                         candidates.push((id.as_str(), secret.as_str()));
                     }
-                    let outcome = runtime.block_on(registry.authenticate(&candidates));
+                    let throttle = std::sync::Arc::new(Throttle::new(u32::MAX, std::time::Duration::from_secs(60)));
+                    let outcome = runtime.block_on(registry.authenticate(&candidates, None, &throttle));
                     proptest::prop_assert!(outcome.is_err() || candidates.iter().any(|c| c.1 == "right-secret"));
                 }
             }

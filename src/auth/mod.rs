@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`clients`] | the registered clients, plaintext or Argon2id secrets (RFC 6749 §2.3.1) |
 //! | [`scopes`] | the known scopes and which write each allows (RFC 6749 §3.3) |
+//! | [`hashing`] | the Argon2 threads: fair between sources, bounded waiting |
 //! | [`throttle`] | 429 for addresses that keep failing client authentication |
 //! | [`discovery`] | `GET /.well-known/oauth-authorization-server` (RFC 8414) |
 //! | [`keys`] | signing and verification keys, rotation, the JWKS |
@@ -18,6 +19,7 @@ pub mod bearer;
 pub mod clients;
 pub mod discovery;
 pub mod endpoint;
+pub mod hashing;
 pub mod keys;
 pub mod scopes;
 pub mod throttle;

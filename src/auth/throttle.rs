@@ -1,94 +1,232 @@
-//! The brute-force brake on the token endpoint: failed client authentications are counted
-//! per source address, and an address that fails `throttle.max_failures` times within
-//! `throttle.window_seconds` gets 429 on every token request for the next window. Other
-//! addresses are unaffected, so an attacker cannot lock a legitimate client out.
+//! The brute-force brake on the token endpoint, and where a request comes from.
 //!
-//! The counters live in a moka cache with a fixed capacity, so memory stays bounded
-//! whatever the number of addresses; the per-key upsert is atomic.
+//! Failed client authentications are counted per source — an IPv4 address, or an IPv6
+//! /64 (one host owns a whole /64, so counting per IPv6 address would give it 2^64
+//! budgets). A source gets at most `max_failures` failed verifications in any
+//! `window`: the window slides, and a refused source may try again as soon as its oldest
+//! counted failure is a window old (that is the `Retry-After`).
+//!
+//! The budget holds however many requests arrive at once. A verification that has not
+//! finished yet (an Argon2 run takes tens of milliseconds) holds a [`Reservation`]
+//! against the budget until it ends: it becomes a counted failure if it fails and is
+//! released if it succeeds. A request that would go past the budget is refused before
+//! any hash work, and a cheap check (plaintext secret, unknown id) is answered only if
+//! the budget still has room once it is done ([`Throttle::settle`]), so concurrent guesses
+//! cannot learn more than `max_failures` answers per window.
+//!
+//! Counters live in a moka cache with a fixed capacity, so memory stays bounded whatever
+//! the number of sources; each source's counter is updated under its own lock.
 
 use std::{
-    net::IpAddr,
+    collections::VecDeque,
+    net::{IpAddr, Ipv6Addr, SocketAddr},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
+use ipnet::IpNet;
 use moka::sync::Cache;
 use poem::{
     FromRequest, Request, RequestBody,
     http::{HeaderMap, header::HeaderName},
 };
 
-use crate::{config::ThrottleConfig, error::Error};
+use crate::error::Error;
 
-/// The most addresses tracked at once.
+/// The most sources tracked at once.
 const CAPACITY: u64 = 100_000;
 
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    since: Instant,
-    blocked_until: Option<Instant>,
+/// A source that used up its budget: seconds until it may try again (at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    pub retry_after: u64,
+}
+
+#[derive(Debug, Default)]
+struct Budget {
+    /// When each counted failure happened, oldest first; never more than `max_failures`.
+    failures: VecDeque<Instant>,
+    /// Verifications under way.
+    in_flight: u32,
+}
+
+impl Budget {
+    fn forget_older_than(&mut self, now: Instant, window: Duration) {
+        while self
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            self.failures.pop_front();
+        }
+    }
+
+    fn used(&self) -> u64 {
+        self.failures.len() as u64 + u64::from(self.in_flight)
+    }
+
+    fn throttled(&self, now: Instant, window: Duration) -> Throttled {
+        let retry_after = self.failures.front().map_or(1, |oldest| {
+            let lapses = (*oldest + window).saturating_duration_since(now);
+            lapses.as_secs() + u64::from(lapses.subsec_nanos() > 0)
+        });
+        Throttled {
+            retry_after: retry_after.max(1),
+        }
+    }
 }
 
 pub struct Throttle {
-    failures: Cache<IpAddr, Failures>,
+    budgets: Cache<IpAddr, Arc<Mutex<Budget>>>,
     max_failures: u32,
     window: Duration,
 }
 
 impl Throttle {
-    pub fn new(config: &ThrottleConfig) -> Self {
-        let window = Duration::from_secs(config.window_seconds);
+    /// At most `max_failures` (at least 1) failed verifications per source in any
+    /// `window`.
+    pub fn new(max_failures: u32, window: Duration) -> Self {
         Self {
-            failures: Cache::builder()
+            budgets: Cache::builder()
                 .max_capacity(CAPACITY)
-                // An address is forgotten a window after its last failure.
-                .time_to_live(window * 2)
+                // A source with nothing in flight is forgotten a window after its last
+                // failure; one still verifying is kept alive by its reservation's use.
+                .time_to_idle(window.max(Duration::from_secs(1)))
                 .build(),
-            max_failures: config.max_failures,
+            max_failures: max_failures.max(1),
             window,
         }
     }
 
-    /// `Err(seconds to wait)` while `address` is blocked.
-    pub fn check(&self, address: IpAddr) -> Result<(), u64> {
-        let now = Instant::now();
-        match self.failures.get(&address).and_then(|f| f.blocked_until) {
-            Some(until) if until > now => Err((until - now).as_secs_f64().ceil().max(1.0) as u64),
-            _ => Ok(()),
+    /// The key a source is counted under: IPv4 addresses one by one, IPv6 per /64.
+    pub fn key(address: IpAddr) -> IpAddr {
+        match address.to_canonical() {
+            IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+            v4 => v4,
         }
     }
 
-    /// Counts a failed client authentication from `address`.
-    pub fn record_failure(&self, address: IpAddr) {
+    /// Runs `f` on the source's budget with old failures forgotten; `create` says whether
+    /// a source with no budget yet gets one (else `f` is not run and `None` returned).
+    fn with_budget<T>(
+        &self,
+        address: IpAddr,
+        create: bool,
+        f: impl FnOnce(&mut Budget, Instant) -> T,
+    ) -> Option<T> {
+        let key = Self::key(address);
+        let budget = if create {
+            self.budgets.get_with(key, Default::default)
+        } else {
+            self.budgets.get(&key)?
+        };
+        let mut budget = budget.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        let (max, window) = (self.max_failures, self.window);
-        self.failures.entry(address).and_upsert_with(|previous| {
-            let mut f = match previous.map(|e| e.into_value()) {
-                Some(f)
-                    if now.duration_since(f.since) < window
-                        && f.blocked_until.is_none_or(|u| u > now) =>
-                {
-                    f
-                }
-                _ => Failures {
-                    count: 0,
-                    since: now,
-                    blocked_until: None,
-                },
-            };
-            f.count = f.count.saturating_add(1);
-            if f.count >= max && f.blocked_until.is_none() {
-                f.blocked_until = Some(now + window);
+        budget.forget_older_than(now, self.window);
+        Some(f(&mut budget, now))
+    }
+
+    /// Refuses a source whose budget is used up (counted failures and verifications
+    /// under way): checked before a token request's body is read.
+    pub fn check(&self, address: IpAddr) -> Result<(), Throttled> {
+        let (max, window) = (u64::from(self.max_failures), self.window);
+        self.with_budget(address, false, |budget, now| {
+            if budget.used() >= max {
+                Err(budget.throttled(now, window))
+            } else {
+                Ok(())
             }
-            f
-        });
+        })
+        .unwrap_or(Ok(()))
+    }
+
+    /// Settles a check that needed no reservation because it ended at once: `failures`
+    /// failed verifications (0: it succeeded). The answer may be given only if the budget
+    /// has room for them (for a success: any room at all); otherwise the source is
+    /// throttled and the answer withheld, so concurrent guesses learn nothing past the
+    /// budget.
+    pub fn settle(&self, address: IpAddr, failures: u32) -> Result<(), Throttled> {
+        let (max, window) = (u64::from(self.max_failures), self.window);
+        let needed = u64::from(failures.max(1));
+        self.with_budget(address, failures > 0, |budget, now| {
+            if budget.used() + needed > max {
+                return Err(budget.throttled(now, window));
+            }
+            budget
+                .failures
+                .extend(std::iter::repeat_n(now, failures as usize));
+            Ok(())
+        })
+        .unwrap_or(Ok(()))
+    }
+
+    /// Reserves `count` verifications for `address` before they start, or refuses the
+    /// source if that would go past its budget.
+    pub fn reserve(
+        self: &Arc<Self>,
+        address: IpAddr,
+        count: u32,
+    ) -> Result<Reservation, Throttled> {
+        let (max, window) = (u64::from(self.max_failures), self.window);
+        self.with_budget(address, true, |budget, now| {
+            if budget.used() + u64::from(count) > max {
+                return Err(budget.throttled(now, window));
+            }
+            budget.in_flight += count;
+            Ok(())
+        })
+        .unwrap_or(Ok(()))?;
+        Ok(Reservation {
+            throttle: self.clone(),
+            address,
+            count,
+        })
     }
 }
 
-/// The address a request comes from: the peer, or — when the peer is a trusted proxy —
-/// the rightmost `X-Forwarded-For` entry that is not a trusted proxy.
-pub fn source_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    if !trusted.contains(&peer) {
+/// Verifications under way, held against their source's budget. [`Reservation::settle`]
+/// turns them into counted failures or releases them; dropped unsettled (the request was
+/// abandoned), they are released uncounted: no answer was given.
+pub struct Reservation {
+    throttle: Arc<Throttle>,
+    address: IpAddr,
+    count: u32,
+}
+
+impl Reservation {
+    pub fn settle(mut self, failed: bool) {
+        let count = std::mem::take(&mut self.count);
+        self.throttle
+            .with_budget(self.address, failed, |budget, now| {
+                budget.in_flight = budget.in_flight.saturating_sub(count);
+                if failed {
+                    budget
+                        .failures
+                        .extend(std::iter::repeat_n(now, count as usize));
+                }
+            });
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let count = self.count;
+        if count > 0 {
+            self.throttle.with_budget(self.address, false, |budget, _| {
+                budget.in_flight = budget.in_flight.saturating_sub(count);
+            });
+        }
+    }
+}
+
+/// The address a request comes from, canonical (an IPv4-mapped IPv6 address, as a
+/// dual-stack listener reports IPv4 peers, is the IPv4 address): the peer, or — when
+/// the peer is a trusted proxy — the rightmost `X-Forwarded-For` entry that is not one.
+/// Entries may carry a port (`203.0.113.7:51234`, `[2001:db8::1]:443`).
+pub fn source_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let peer = peer.to_canonical();
+    if !is_trusted(&peer) {
         return peer;
     }
     let mut client = peer;
@@ -99,15 +237,31 @@ pub fn source_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> 
     {
         let Ok(value) = value.to_str() else { break };
         for entry in value.rsplit(',') {
-            match entry.trim().parse::<IpAddr>() {
-                Ok(ip) if trusted.contains(&ip) => client = ip,
-                Ok(ip) => return ip,
+            match forwarded_address(entry.trim()) {
+                Some(ip) if is_trusted(&ip) => client = ip,
+                Some(ip) => return ip,
                 // An entry that is not an address: stop at the last one we could trust.
-                Err(_) => return client,
+                None => return client,
             }
         }
     }
     client
+}
+
+/// One `X-Forwarded-For` entry: an address, with or without a port and brackets.
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let ip = entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            entry
+                .strip_prefix('[')?
+                .strip_suffix(']')?
+                .parse::<IpAddr>()
+                .ok()
+        })?;
+    Some(ip.to_canonical())
 }
 
 /// The client's address, resolved once; refuses the request with 429 while that address
@@ -115,9 +269,9 @@ pub fn source_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> 
 /// refused without its body being read.
 pub struct ClientAddress(pub Option<IpAddr>);
 
-/// The trusted proxies, as route data.
+/// The trusted proxies (addresses and CIDR blocks), as route data.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(pub Vec<IpAddr>);
+pub struct TrustedProxies(pub Vec<IpNet>);
 
 impl<'a> FromRequest<'a> for ClientAddress {
     async fn from_request(request: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
@@ -129,14 +283,16 @@ impl<'a> FromRequest<'a> for ClientAddress {
             .remote_addr()
             .as_socket_addr()
             .map(|peer| source_address(peer.ip(), request.headers(), trusted));
-        if let (Some(address), Some(throttle)) =
-            (address, request.data::<std::sync::Arc<Throttle>>())
-            && let Err(retry_after) = throttle.check(address)
+        if let (Some(address), Some(throttle)) = (address, request.data::<Arc<Throttle>>())
+            && let Err(throttled) = throttle.check(address)
         {
-            if let Some(metrics) = request.data::<std::sync::Arc<crate::telemetry::Metrics>>() {
+            if let Some(metrics) = request.data::<Arc<crate::telemetry::Metrics>>() {
                 metrics.throttled();
             }
-            return Err(Error::TooManyRequests { retry_after }.into());
+            return Err(Error::TooManyRequests {
+                retry_after: throttled.retry_after,
+            }
+            .into());
         }
         Ok(ClientAddress(address))
     }
@@ -146,25 +302,80 @@ impl<'a> FromRequest<'a> for ClientAddress {
 mod tests {
     use super::*;
 
-    fn throttle(max: u32) -> Throttle {
-        Throttle::new(&ThrottleConfig {
-            max_failures: max,
-            window_seconds: 60,
-        })
+    fn throttle(max: u32) -> Arc<Throttle> {
+        Arc::new(Throttle::new(max, Duration::from_secs(60)))
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
     }
 
     #[test]
-    fn an_address_is_blocked_after_max_failures_and_others_are_not() {
+    fn a_source_is_refused_after_max_failures_and_others_are_not() {
         let t = throttle(3);
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let b: IpAddr = "192.0.2.2".parse().unwrap();
-        t.record_failure(a);
-        t.record_failure(a);
+        let (a, b) = (ip("192.0.2.1"), ip("192.0.2.2"));
+        assert!(t.settle(a, 1).is_ok());
+        assert!(t.settle(a, 1).is_ok());
         assert!(t.check(a).is_ok());
-        t.record_failure(a);
-        let wait = t.check(a).unwrap_err();
+        assert!(t.settle(a, 1).is_ok());
+        let wait = t.check(a).unwrap_err().retry_after;
         assert!((59..=60).contains(&wait), "{wait}");
+        // Past the budget, neither a failure nor a success is answered.
+        assert!(t.settle(a, 1).is_err());
+        assert!(t.settle(a, 0).is_err());
         assert!(t.check(b).is_ok());
+        assert!(t.settle(b, 0).is_ok());
+    }
+
+    #[test]
+    fn verifications_in_flight_count_against_the_budget_until_they_end() {
+        let t = throttle(3);
+        let a = ip("192.0.2.1");
+        let first = t.reserve(a, 2).unwrap();
+        let second = t.reserve(a, 1).unwrap();
+        assert!(t.reserve(a, 1).is_err(), "three in flight use the budget");
+        assert_eq!(t.check(a).unwrap_err().retry_after, 1);
+        assert!(t.settle(a, 0).is_err());
+        first.settle(false);
+        assert!(t.check(a).is_ok(), "a success gives its reservation back");
+        drop(second);
+        let two = t.reserve(a, 2).unwrap();
+        two.settle(true);
+        assert!(
+            t.reserve(a, 2).is_err(),
+            "two counted failures, one slot left"
+        );
+        assert!(t.settle(a, 2).is_err(), "both forms failing need two slots");
+        assert!(t.settle(a, 1).is_ok());
+        assert!(t.check(a).is_err());
+    }
+
+    #[test]
+    fn the_window_slides_and_retry_after_names_the_oldest_failure() {
+        let t = Arc::new(Throttle::new(2, Duration::from_millis(300)));
+        let a = ip("192.0.2.1");
+        t.settle(a, 1).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        t.settle(a, 1).unwrap();
+        assert_eq!(t.check(a).unwrap_err().retry_after, 1);
+        std::thread::sleep(Duration::from_millis(200));
+        // The first failure lapsed: one more try, then refused again.
+        assert!(t.check(a).is_ok());
+        t.settle(a, 1).unwrap();
+        assert!(t.check(a).is_err());
+    }
+
+    #[test]
+    fn ipv6_sources_are_counted_per_64_and_mapped_ipv4_as_ipv4() {
+        let t = throttle(2);
+        t.settle(ip("2001:db8:1:2::1"), 1).unwrap();
+        t.settle(ip("2001:db8:1:2:ffff::9"), 1).unwrap();
+        assert!(t.check(ip("2001:db8:1:2::77")).is_err(), "same /64");
+        assert!(t.check(ip("2001:db8:1:3::1")).is_ok(), "another /64");
+        t.settle(ip("::ffff:192.0.2.9"), 1).unwrap();
+        t.settle(ip("192.0.2.9"), 1).unwrap();
+        assert!(t.check(ip("192.0.2.9")).is_err(), "one IPv4 source");
+        assert!(t.check(ip("192.0.2.10")).is_ok());
     }
 
     fn headers(forwarded: &[&str]) -> HeaderMap {
@@ -177,10 +388,9 @@ mod tests {
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted: Vec<IpNet> = vec!["10.0.0.1/32".parse().unwrap()];
         let check = |peer: &str, forwarded: &[&str]| {
-            source_address(ip(peer), &headers(forwarded), &[proxy])
+            source_address(ip(peer), &headers(forwarded), &trusted)
         };
         // Not from a proxy: the header is ignored.
         assert_eq!(check("198.51.100.7", &["203.0.113.9"]), ip("198.51.100.7"));
@@ -199,5 +409,29 @@ mod tests {
         );
         assert_eq!(check("10.0.0.1", &[]), ip("10.0.0.1"));
         assert_eq!(check("10.0.0.1", &["garbage"]), ip("10.0.0.1"));
+        // A dual-stack listener reports the proxy as an IPv4-mapped address.
+        assert_eq!(
+            check("::ffff:10.0.0.1", &["203.0.113.9"]),
+            ip("203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn forwarded_entries_may_carry_ports_and_brackets_and_proxies_may_be_blocks() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()];
+        let check = |peer: &str, forwarded: &[&str]| {
+            source_address(ip(peer), &headers(forwarded), &trusted)
+        };
+        assert_eq!(check("10.9.8.7", &["203.0.113.7:51234"]), ip("203.0.113.7"));
+        assert_eq!(check("10.9.8.7", &["[2001:db8::1]:443"]), ip("2001:db8::1"));
+        assert_eq!(check("10.9.8.7", &["[2001:db8::1]"]), ip("2001:db8::1"));
+        assert_eq!(
+            check(
+                "fd00::5",
+                &["198.51.100.1, ::ffff:203.0.113.8, 10.1.1.1:80"]
+            ),
+            ip("203.0.113.8")
+        );
+        assert_eq!(check("11.0.0.1", &["203.0.113.7"]), ip("11.0.0.1"));
     }
 }

@@ -174,6 +174,11 @@ pub async fn spawn_app_from(config: Config) -> TestApp {
 }
 
 impl TestApp {
+    /// Keeps `dir` (the database) alive as long as the app.
+    pub fn keep(&mut self, dir: TempDir) {
+        self._dir = Some(dir);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -11,5 +11,6 @@ mod postgres;
 mod process;
 mod protection;
 mod startup;
+mod throttle;
 mod tls;
 mod token;

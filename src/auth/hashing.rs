@@ -1,0 +1,300 @@
+//! Where Argon2 verifications run: a few threads of their own, shared fairly between the
+//! sources of the requests, with bounded waiting.
+//!
+//! Argon2 is slow on purpose, so a flood of wrong secrets can queue far more work than
+//! the machine does. Three rules keep a legitimate client's first grant from starving
+//! behind it:
+//!
+//! - **One run at a time per source.** A source's next check queues behind its running
+//!   one, and sources take turns (round robin): a source flooding the queue delays others
+//!   by at most one run each turn.
+//! - **Bounded waiting.** A check that has waited [`HashPool::max_wait`] without starting
+//!   is answered [`Busy`] at once (the endpoint says 503 `temporarily_unavailable`), and so
+//!   is one arriving at a full queue. A check whose request went away is skipped.
+//! - **Bounded memory.** Only the pool's threads run Argon2, so at most `threads` runs
+//!   (each holding its memory cost, 19 MiB by default) exist at once, whatever is queued.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    net::IpAddr,
+    panic::AssertUnwindSafe,
+    sync::{Arc, Condvar, Mutex},
+    time::{Duration, Instant},
+};
+
+use tokio::sync::oneshot;
+
+/// The pool could not start the check in time, or its queue is full: try again shortly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+type Task = Box<dyn FnOnce() -> bool + Send>;
+
+struct Job {
+    queued_at: Instant,
+    task: Task,
+    started: oneshot::Sender<()>,
+    done: oneshot::Sender<bool>,
+}
+
+#[derive(Default)]
+struct SourceQueue {
+    jobs: VecDeque<Job>,
+    running: bool,
+}
+
+#[derive(Default)]
+struct State {
+    sources: HashMap<IpAddr, SourceQueue>,
+    /// Sources with a queued job and none running, in turn order.
+    ready: VecDeque<IpAddr>,
+    queued: usize,
+    workers_started: bool,
+    closed: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The Argon2 threads and their queue.
+pub struct HashPool {
+    shared: Arc<Shared>,
+    threads: usize,
+    capacity: usize,
+    max_wait: Duration,
+}
+
+impl HashPool {
+    /// `threads` runs at once, at most `capacity` checks queued, each waiting at most
+    /// `max_wait` to start. Threads start with the first check.
+    pub fn new(threads: usize, capacity: usize, max_wait: Duration) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                wake: Condvar::new(),
+            }),
+            threads: threads.max(1),
+            capacity: capacity.max(1),
+            max_wait,
+        }
+    }
+
+    /// The longest a check waits to start.
+    pub fn max_wait(&self) -> Duration {
+        self.max_wait
+    }
+
+    /// Runs `task` (an Argon2 verification) for `source` on a pool thread, in the
+    /// source's turn, and returns its result; [`Busy`] if the queue is full or the task
+    /// has not started within [`HashPool::max_wait`]. Dropping the future withdraws the
+    /// task if it has not started.
+    pub async fn run(
+        &self,
+        source: IpAddr,
+        task: impl FnOnce() -> bool + Send + 'static,
+    ) -> Result<bool, Busy> {
+        let (started_tx, started) = oneshot::channel();
+        let (done_tx, done) = oneshot::channel();
+        {
+            let mut state = self.shared.lock();
+            if state.queued >= self.capacity {
+                return Err(Busy);
+            }
+            if !state.workers_started {
+                state.workers_started = true;
+                for index in 0..self.threads {
+                    let shared = self.shared.clone();
+                    let max_wait = self.max_wait;
+                    let spawned = std::thread::Builder::new()
+                        .name(format!("argon2-{index}"))
+                        .spawn(move || work(&shared, max_wait));
+                    if let Err(e) = spawned {
+                        tracing::error!(error = %e, "cannot start an Argon2 thread");
+                    }
+                }
+            }
+            let queue = state.sources.entry(source).or_default();
+            let idle = queue.jobs.is_empty() && !queue.running;
+            queue.jobs.push_back(Job {
+                queued_at: Instant::now(),
+                task: Box::new(task),
+                started: started_tx,
+                done: done_tx,
+            });
+            if idle {
+                state.ready.push_back(source);
+            }
+            state.queued += 1;
+        }
+        self.shared.wake.notify_one();
+        match tokio::time::timeout(self.max_wait, started).await {
+            Ok(Ok(())) => done.await.map_err(|_| Busy),
+            _ => Err(Busy),
+        }
+    }
+}
+
+impl Drop for HashPool {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_all();
+    }
+}
+
+/// A pool thread: takes the next source's next job, runs it unless it is stale or
+/// abandoned, and puts the source back in turn if it has more.
+fn work(shared: &Shared, max_wait: Duration) {
+    loop {
+        let (source, job) = {
+            let mut state = shared.lock();
+            loop {
+                if state.closed {
+                    return;
+                }
+                if let Some(source) = state.ready.pop_front() {
+                    let job = state.sources.get_mut(&source).and_then(|queue| {
+                        queue.running = true;
+                        queue.jobs.pop_front()
+                    });
+                    if let Some(job) = job {
+                        state.queued -= 1;
+                        break (source, job);
+                    }
+                    continue;
+                }
+                state = shared.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let abandoned = job.done.is_closed();
+        if !abandoned && job.queued_at.elapsed() <= max_wait && job.started.send(()).is_ok() {
+            let verified = std::panic::catch_unwind(AssertUnwindSafe(job.task)).unwrap_or(false);
+            let _ = job.done.send(verified);
+        }
+        let mut state = shared.lock();
+        let more = state.sources.get_mut(&source).is_some_and(|queue| {
+            queue.running = false;
+            !queue.jobs.is_empty()
+        });
+        if more {
+            state.ready.push_back(source);
+        } else {
+            state.sources.remove(&source);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_source_runs_one_task_at_a_time_and_sources_take_turns() {
+        let pool = Arc::new(HashPool::new(2, 100, Duration::from_secs(10)));
+        let running_a = Arc::new(AtomicUsize::new(0));
+        let most_a = Arc::new(AtomicUsize::new(0));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut handles = Vec::new();
+        // Five tasks from A queued before one from B: B runs before A's last ones.
+        for i in 0..6 {
+            let (source, name) = if i == 5 {
+                (ip("192.0.2.2"), "b")
+            } else {
+                (ip("192.0.2.1"), "a")
+            };
+            let (pool, running, most, order) = (
+                pool.clone(),
+                running_a.clone(),
+                most_a.clone(),
+                order.clone(),
+            );
+            handles.push(tokio::spawn(async move {
+                pool.run(source, move || {
+                    if name == "a" {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                    }
+                    std::thread::sleep(Duration::from_millis(30));
+                    order.lock().unwrap().push(name);
+                    if name == "a" {
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    true
+                })
+                .await
+            }));
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        for handle in handles {
+            assert_eq!(handle.await.unwrap(), Ok(true));
+        }
+        assert_eq!(most_a.load(Ordering::SeqCst), 1, "A never ran two at once");
+        let order = order.lock().unwrap().clone();
+        let b = order.iter().position(|n| *n == "b").unwrap();
+        assert!(
+            b <= 2,
+            "B waited for at most A's running task and one more: {order:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_task_that_cannot_start_in_time_or_finds_the_queue_full_is_busy() {
+        let pool = Arc::new(HashPool::new(1, 2, Duration::from_millis(100)));
+        let blocker = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.run(ip("192.0.2.1"), || {
+                    std::thread::sleep(Duration::from_millis(400));
+                    true
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let waiting = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.run(ip("192.0.2.2"), || true).await })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let ran = Arc::new(AtomicUsize::new(0));
+        let queued_third = {
+            let (pool, ran) = (pool.clone(), ran.clone());
+            tokio::spawn(async move {
+                pool.run(ip("192.0.2.3"), move || {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    true
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(
+            pool.run(ip("192.0.2.4"), || true).await,
+            Err(Busy),
+            "two queued: the queue is full"
+        );
+        assert_eq!(waiting.await.unwrap(), Err(Busy));
+        assert_eq!(queued_third.await.unwrap(), Err(Busy));
+        assert_eq!(blocker.await.unwrap(), Ok(true));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            0,
+            "a stale task is skipped, not run"
+        );
+        assert_eq!(pool.run(ip("192.0.2.2"), || false).await, Ok(false));
+    }
+}
