@@ -22,4 +22,4 @@ pub mod startup;
 pub mod telemetry;
 
 pub use config::Config;
-pub use startup::{Application, StartupError, build};
+pub use startup::{Application, Reloader, StartupError, build};

@@ -4,8 +4,8 @@ use std::{io::IsTerminal, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use players_api::{
-    Config,
-    auth::{ClientDirectory, ClientRegistry, clients, keys, scopes::Scope},
+    Config, Reloader,
+    auth::{clients, keys, scopes::Scope},
     build,
     config::LogFormat,
     openapi,
@@ -212,6 +212,10 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
 }
 
 async fn serve() -> ExitCode {
+    // Listen for SIGHUP before anything else: its default action ends the process, and a
+    // reload asked for during start-up (migrations waiting on a lock...) runs once the
+    // server is ready.
+    let hangups = hangup_signals();
     let loaded = Config::load();
     // The log format is configuration; a configuration error is logged as text.
     let _log_guard = init_logging(
@@ -245,7 +249,7 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tokio::spawn(reload_clients_on_sighup(app.clients()));
+    tokio::spawn(reload_on_sighup(hangups, app.reloader()));
     tracing::info!(
         "listening on {scheme}://{addr} (Swagger UI at {scheme}://{addr}/swagger)",
         scheme = app.scheme(),
@@ -263,30 +267,36 @@ async fn serve() -> ExitCode {
     }
 }
 
-/// On SIGHUP, reads the configuration again and replaces the client list: a client added,
-/// removed, given a new secret or set to `enabled = false` takes effect without a restart.
-/// Everything else (keys, address, database) still needs one. A configuration that no
-/// longer loads is logged and the previous clients are kept.
-async fn reload_clients_on_sighup(clients: std::sync::Arc<ClientDirectory>) {
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = ();
+
+/// SIGHUP, caught from now on.
+fn hangup_signals() -> Hangups {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        signal(SignalKind::hangup()).ok()
+    }
+}
+
+/// On SIGHUP, reads the configuration again and replaces the client list: a client added,
+/// removed, given a new secret or set to `enabled = false` takes effect without a restart.
+/// Everything else (keys, address, database) still needs one; see [`Reloader::reload`].
+async fn reload_on_sighup(hangups: Hangups, reloader: Reloader) {
+    #[cfg(unix)]
+    {
+        let Some(mut hangups) = hangups else {
             tracing::warn!("cannot listen for SIGHUP: clients reload only on restart");
             return;
         };
-        while hangup.recv().await.is_some() {
-            match Config::load() {
-                Ok((config, _)) => {
-                    clients.replace(ClientRegistry::new(&config.clients));
-                    tracing::info!(clients = config.clients.len(), "clients reloaded (SIGHUP)");
-                }
-                Err(e) => tracing::error!("reload failed, keeping the previous clients: {e}"),
-            }
+        while hangups.recv().await.is_some() {
+            reloader.reload().await;
         }
     }
     #[cfg(not(unix))]
-    let _ = clients;
+    let _ = (hangups, reloader);
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM, what container runtimes send.

@@ -24,7 +24,7 @@ use secrecy::ExposeSecret;
 
 use crate::{
     auth::{
-        Auth, ClientDirectory,
+        Auth, ClientDirectory, ClientRegistry,
         bearer::TOKEN_URL,
         discovery::{PublishedKeys, ServerMetadata},
         endpoint::TokenContext,
@@ -65,6 +65,7 @@ pub struct Application {
     acceptor: BoxAcceptor,
     scheme: &'static str,
     clients: Arc<ClientDirectory>,
+    metrics: Arc<Metrics>,
     idle_timeout: Duration,
     local_addr: SocketAddr,
     app: poem::endpoint::BoxEndpoint<'static>,
@@ -121,8 +122,10 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     });
     let auth = Auth::new(&config);
     let clients = auth.clients.clone();
-    let app = routes(&config, auth, &public_url, store.clone());
+    let metrics = Arc::new(Metrics::new());
+    let app = routes(&config, auth, &public_url, store.clone(), metrics.clone());
     Ok(Application {
+        metrics,
         acceptor,
         scheme: if config.tls.is_some() {
             "https"
@@ -143,8 +146,12 @@ fn routes(
     auth: Auth,
     public_url: &str,
     store: PlayerStore,
+    metrics: Arc<Metrics>,
 ) -> poem::endpoint::BoxEndpoint<'static> {
-    let throttle = Arc::new(Throttle::new(&config.throttle));
+    let throttle = Arc::new(Throttle::new(
+        config.throttle.max_failures,
+        Duration::from_secs(config.throttle.window_seconds),
+    ));
     let body_limit = BodyLimit(config.limits.body_bytes);
     let jwks = config
         .jwt
@@ -166,7 +173,6 @@ fn routes(
             .with_read_only("/swagger")
             .with_read_only("/metrics"),
     );
-    let metrics = Arc::new(Metrics::new());
 
     let spec_json = make_sync(move |_| {
         poem::Response::builder()
@@ -243,6 +249,57 @@ fn routes(
         .boxed()
 }
 
+/// Reloads the client list from the configuration a running server was started with.
+#[derive(Clone)]
+pub struct Reloader {
+    clients: Arc<ClientDirectory>,
+    metrics: Arc<Metrics>,
+}
+
+impl Reloader {
+    /// Reads the configuration again. The clients are replaced whenever the client list
+    /// itself is valid (release checks included), whatever else is wrong: a disabled
+    /// client must stop working even if, say, a TLS file read only at start-up has moved.
+    /// Mistakes in other settings are logged at ERROR (they would stop the next start);
+    /// an invalid client list keeps the previous clients. Returns whether the clients
+    /// were replaced, and counts it in `config_reloads_total`.
+    pub async fn reload(&self) -> bool {
+        if let Err(e) = Config::load() {
+            tracing::error!(
+                "the configuration no longer loads (settings other than clients take effect only at \
+                 start-up, and a restart would fail): {e}"
+            );
+        }
+        let applied = match Config::load_clients() {
+            Ok(configs) => {
+                let pool = self.clients.pool();
+                let count = configs.len();
+                // Building a registry times an Argon2 run per parameter set: off the
+                // async threads.
+                match tokio::task::spawn_blocking(move || ClientRegistry::with_pool(&configs, pool))
+                    .await
+                {
+                    Ok(registry) => {
+                        self.clients.replace(registry);
+                        tracing::info!(clients = count, "clients reloaded (SIGHUP)");
+                        true
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "reload failed, keeping the previous clients");
+                        false
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!("reload failed, keeping the previous clients: {e}");
+                false
+            }
+        };
+        self.metrics.config_reloaded(applied);
+        applied
+    }
+}
+
 impl Application {
     /// `https` when serving TLS, else `http`.
     pub fn scheme(&self) -> &'static str {
@@ -257,6 +314,14 @@ impl Application {
     /// The client list the running server uses, to replace on a configuration reload.
     pub fn clients(&self) -> Arc<ClientDirectory> {
         self.clients.clone()
+    }
+
+    /// What reloads this server's clients (on SIGHUP).
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            clients: self.clients.clone(),
+            metrics: self.metrics.clone(),
+        }
     }
 
     /// Serves until the process is stopped.

@@ -8,6 +8,7 @@
 //! | `tokens_issued_total` | |
 //! | `client_authentication_failures_total` | `reason` |
 //! | `throttled_requests_total` | |
+//! | `config_reloads_total` | `outcome` (`applied`, `failed`) |
 //!
 //! Every label value comes from a closed set, whatever clients send: `method` is a standard
 //! method or `other`, `route` the path template (`/players/{id}`) or `unmatched`, `status`
@@ -46,6 +47,11 @@ struct RouteLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: String,
 }
@@ -58,6 +64,7 @@ pub struct Metrics {
     tokens_issued: Counter,
     auth_failures: Family<ReasonLabel, Counter>,
     throttled: Counter,
+    reloads: Family<OutcomeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -78,6 +85,7 @@ impl Metrics {
         let tokens_issued = Counter::default();
         let auth_failures = Family::<ReasonLabel, Counter>::default();
         let throttled = Counter::default();
+        let reloads = Family::<OutcomeLabel, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -103,6 +111,14 @@ impl Metrics {
             "Token requests refused with 429 by the brute-force throttle",
             throttled.clone(),
         );
+        registry.register(
+            "config_reloads",
+            "Configuration reloads (SIGHUP): applied when the clients were replaced, failed when the previous ones were kept",
+            reloads.clone(),
+        );
+        for outcome in ["applied", "failed"] {
+            let _ = reloads.get_or_create(&OutcomeLabel { outcome });
+        }
         Self {
             registry,
             requests,
@@ -110,6 +126,7 @@ impl Metrics {
             tokens_issued,
             auth_failures,
             throttled,
+            reloads,
         }
     }
 
@@ -127,6 +144,12 @@ impl Metrics {
 
     pub fn throttled(&self) {
         self.throttled.inc();
+    }
+
+    /// Counts a configuration reload: `applied` when the clients were replaced.
+    pub fn config_reloaded(&self, applied: bool) {
+        let outcome = if applied { "applied" } else { "failed" };
+        self.reloads.get_or_create(&OutcomeLabel { outcome }).inc();
     }
 
     fn request(&self, method: &'static str, route: &str, status: u16, seconds: f64) {

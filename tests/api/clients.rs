@@ -600,3 +600,140 @@ client_secret = \"other-secret\"
     assert!(server.log().contains("clients reloaded (SIGHUP)"));
     assert!(server.log().contains("reason=\"client_disabled\""));
 }
+
+#[test]
+fn a_reload_replaces_valid_clients_even_when_a_start_up_setting_broke() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("old.pem");
+    let generated = players_api::auth::keys::generate(jsonwebtoken::Algorithm::EdDSA).unwrap();
+    std::fs::write(&pem, generated.public_pem.unwrap()).unwrap();
+    let config = |enabled: bool, extra: &str| {
+        format!(
+            "{JWT_CONFIG}[[default.jwt.previous_keys]]
+key_id = \"old\"
+algorithm = \"EdDSA\"
+public_key_file = \"{}\"
+[[default.clients]]
+client_id = \"daemon\"
+client_secret = \"daemon-secret\"
+enabled = {enabled}
+{extra}",
+            pem.display()
+        )
+    };
+    let server = ServerProcess::start(&config(true, ""));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let http = reqwest::Client::new();
+    let grant = || {
+        let (http, base) = (http.clone(), server.base.clone());
+        async move {
+            http.post(format!("{base}/auth/token"))
+                .basic_auth("daemon", Some("daemon-secret"))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let reloads = |outcome: &str| {
+        let (http, base) = (http.clone(), server.base.clone());
+        let needle = format!("config_reloads_total{{outcome=\"{outcome}\"}} ");
+        async move {
+            let text = http
+                .get(format!("{base}/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            text.lines()
+                .find_map(|l| l.strip_prefix(&needle))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap()
+        }
+    };
+    runtime.block_on(async {
+        assert_eq!(grant().await, 200);
+        // A file read only at start-up is gone, and the client is being disabled.
+        std::fs::remove_file(&pem).unwrap();
+        server.reconfigure(&config(false, ""));
+        let mut refused = false;
+        for _ in 0..50 {
+            if grant().await == 401 {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(refused, "the clients reloaded despite the missing file");
+        assert_eq!(reloads("applied").await, 1);
+        assert_eq!(reloads("failed").await, 0);
+
+        // An invalid client list keeps the previous clients.
+        server.reconfigure(&config(
+            true,
+            "[[default.clients]]\nclient_id = \"daemon\"\nclient_secret = \"x\"\n",
+        ));
+        let mut failed = false;
+        for _ in 0..50 {
+            if reloads("failed").await == 1 {
+                failed = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(failed);
+        assert_eq!(grant().await, 401, "still the previous (disabled) client");
+    });
+    let log = server.log();
+    assert!(
+        log.contains("ERROR") && log.contains("public_key_file"),
+        "{log}"
+    );
+    assert!(
+        log.contains("reload failed, keeping the previous clients"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn sighup_during_start_up_does_not_stop_the_server_and_reloads_once_ready() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("players.db").display()
+    );
+    // Another process holds the database: the server waits in its migrations.
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let config = format!(
+        "database = {{ busy_timeout_ms = 20000 }}\n{JWT_CONFIG}[[default.clients]]\nclient_id = \"c\"\nclient_secret = \"s\"\n"
+    );
+    let mut server = ServerProcess::spawn_with_database(&url.replace("?mode=rwc", ""), &config);
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    server.hang_up();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        server.is_running(),
+        "SIGHUP during start-up ended the process"
+    );
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    server.wait_until_listening();
+    let mut reloaded = false;
+    for _ in 0..50 {
+        if server.log().contains("clients reloaded (SIGHUP)") {
+            reloaded = true;
+            break;
+        }
+    }
+    assert!(
+        reloaded,
+        "the reload asked for during start-up ran once ready"
+    );
+}

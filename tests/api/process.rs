@@ -46,10 +46,35 @@ impl ServerProcess {
     }
 
     fn start_on(url: &str, config: &str, dir: TempDir) -> ServerProcess {
+        let mut server = Self::spawn_on(url, config, dir);
+        server.wait_until_listening();
+        server
+    }
+
+    fn spawn_on(url: &str, config: &str, dir: TempDir) -> ServerProcess {
         let path = dir.path().join("config.toml");
         let text = format!("[default]\nport = 0\ndatabase_url = \"{url}\"\n{config}");
         std::fs::write(&path, text).expect("write config");
-        Self::start_with_file(&path, Arc::new(dir))
+        Self::spawn_with_file(&path, Arc::new(dir))
+    }
+
+    /// As [`ServerProcess::start_with_database`], without waiting for it to listen.
+    pub fn spawn_with_database(url: &str, config: &str) -> ServerProcess {
+        Self::spawn_on(url, config, tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// Sends SIGHUP.
+    pub fn hang_up(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .expect("kill -HUP");
+        assert!(status.success());
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Kills the server with SIGKILL (no chance to flush anything) and starts it again
@@ -66,11 +91,7 @@ impl ServerProcess {
         let text = std::fs::read_to_string(&self.config).expect("read config");
         let head: String = text.lines().take(3).map(|l| format!("{l}\n")).collect();
         std::fs::write(&self.config, format!("{head}{config}")).expect("write config");
-        let status = Command::new("kill")
-            .args(["-HUP", &self.child.id().to_string()])
-            .status()
-            .expect("kill -HUP");
-        assert!(status.success());
+        self.hang_up();
     }
 
     /// Sends SIGTERM and waits for the process to exit.
@@ -84,6 +105,12 @@ impl ServerProcess {
     }
 
     fn start_with_file(path: &Path, dir: Arc<TempDir>) -> ServerProcess {
+        let mut server = Self::spawn_with_file(path, dir);
+        server.wait_until_listening();
+        server
+    }
+
+    fn spawn_with_file(path: &Path, dir: Arc<TempDir>) -> ServerProcess {
         crate::helpers::install_crypto();
         let mut child = command()
             .env("APP_CONFIG", path)
@@ -106,8 +133,20 @@ impl ServerProcess {
                 }
             });
         }
+        ServerProcess {
+            child,
+            base: String::new(),
+            log,
+            config: path.to_path_buf(),
+            _dir: dir,
+        }
+    }
+
+    /// Waits until the server logs the address it listens on, and takes it as `base`.
+    pub fn wait_until_listening(&mut self) {
         let started = Instant::now();
-        let base = loop {
+        let (log, child) = (self.log.clone(), &mut self.child);
+        self.base = loop {
             let text = log.lock().expect("log").clone();
             if let Some(at) = text.find("listening on http://") {
                 let rest = &text[at + "listening on ".len()..];
@@ -123,13 +162,6 @@ impl ServerProcess {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        ServerProcess {
-            child,
-            base,
-            log,
-            config: path.to_path_buf(),
-            _dir: dir,
-        }
     }
 
     /// Everything the server logged so far, after a moment for the last lines to arrive.
