@@ -78,6 +78,7 @@ const KNOWN_ENV_KEYS: &[&str] = &[
     "limits",
     "limits.body_bytes",
     "limits.idle_timeout_seconds",
+    "limits.body_timeout_seconds",
     "database",
     "database.synchronous",
     "database.max_connections",
@@ -205,6 +206,8 @@ pub struct LimitsConfig {
     pub body_bytes: usize,
     /// A connection with no traffic for this long is closed.
     pub idle_timeout_seconds: u64,
+    /// A request body must arrive whole within this long (408 otherwise).
+    pub body_timeout_seconds: u64,
 }
 
 impl Default for LimitsConfig {
@@ -212,6 +215,7 @@ impl Default for LimitsConfig {
         Self {
             body_bytes: 65_536,
             idle_timeout_seconds: 60,
+            body_timeout_seconds: 10,
         }
     }
 }
@@ -541,6 +545,7 @@ impl Config {
                 file.display()
             )));
         }
+        check_toml_syntax(file)?;
         let toml = Figment::from(Toml::file_exact(file).nested());
         let profiles = check_unknown_keys(&toml, file)?;
         // Profile names are case-insensitive, as figment selects them: `RELEASE` is the
@@ -655,7 +660,7 @@ impl Config {
         serde_json::json!({
             "address": self.address,
             "port": self.port,
-            "database_url": self.database_url,
+            "database_url": mask_url_password(&self.database_url),
             "public_url": self.public_url,
             "trusted_proxies": self.trusted_proxies,
             "throttle": self.throttle,
@@ -865,6 +870,11 @@ impl TryFrom<RawConfig> for Config {
             (
                 raw.limits.idle_timeout_seconds,
                 "limits.idle_timeout_seconds",
+                1,
+            ),
+            (
+                raw.limits.body_timeout_seconds,
+                "limits.body_timeout_seconds",
                 1,
             ),
             (
@@ -1126,9 +1136,111 @@ impl RawConfig {
     }
 }
 
+/// Refuses a file that is not TOML, naming the line, the column and the key, never
+/// quoting it: the line may hold a secret, and the TOML parser's own message shows it.
+fn check_toml_syntax(file: &Path) -> Result<(), ConfigError> {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return Ok(()); // figment reports an unreadable file, with its path
+    };
+    let Err(error) = toml::from_str::<toml::Table>(&text) else {
+        return Ok(());
+    };
+    let at = error.span().map_or(0, |span| span.start.min(text.len()));
+    let before = text.get(..at).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let key = text
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.split_once('='))
+        .map(|(key, _)| key.trim())
+        .filter(|key| {
+            !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        });
+    Err(ConfigError::new(format!(
+        "{} is not valid TOML: syntax error at line {line}, column {column}{} (the line is not \
+         shown: it may hold a secret)",
+        file.display(),
+        key.map(|k| format!(", in the value of `{k}`"))
+            .unwrap_or_default()
+    )))
+}
+
+/// figment's errors with every value they carry left out: a value in the wrong place may
+/// be a secret (`APP_CLIENTS` with a typo is quoted whole by figment). The key and the
+/// source are kept.
 fn describe_figment_error(error: figment::Error) -> ConfigError {
-    let messages: Vec<String> = error.into_iter().map(|e| e.to_string()).collect();
+    let messages: Vec<String> = error
+        .into_iter()
+        .map(|mut e| {
+            e.kind = without_values(e.kind);
+            e.to_string()
+        })
+        .collect();
     ConfigError::new(format!("invalid configuration: {}", messages.join("; ")))
+}
+
+fn without_values(kind: figment::error::Kind) -> figment::error::Kind {
+    use figment::error::{Actual, Kind};
+    let actual = |actual: Actual| match actual {
+        Actual::Bool(_) => Actual::Other("a boolean".into()),
+        Actual::Unsigned(_) | Actual::Signed(_) => Actual::Other("an integer".into()),
+        Actual::Float(_) => Actual::Other("a float".into()),
+        Actual::Char(_) | Actual::Str(_) => Actual::Other("a string (not shown)".into()),
+        Actual::Bytes(_) => Actual::Other("bytes (not shown)".into()),
+        Actual::Other(_) => Actual::Other("a value (not shown)".into()),
+        other => other,
+    };
+    match kind {
+        Kind::InvalidType(found, expected) => Kind::InvalidType(actual(found), expected),
+        Kind::InvalidValue(found, expected) => Kind::InvalidValue(actual(found), expected),
+        Kind::UnknownVariant(_, expected) => Kind::UnknownVariant("(not shown)".into(), expected),
+        Kind::Unsupported(found) => Kind::Unsupported(actual(found)),
+        Kind::UnsupportedKey(found, expected) => Kind::UnsupportedKey(actual(found), expected),
+        // Our own messages and serde's are plain; one quoting anything is not shown.
+        Kind::Message(message)
+            if message.len() > 200 || message.contains(['"', '\'', '`', '\n']) =>
+        {
+            Kind::Message("the value is malformed (not shown)".into())
+        }
+        other => other,
+    }
+}
+
+/// `url` with its password, if any, masked: `postgres://admin:***@host/db`. A password
+/// given as a query parameter (`?password=...`) is masked too.
+pub fn mask_url_password(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        // Not a URL we can read: show only its scheme.
+        return match url.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://***"),
+            None => "***".to_owned(),
+        };
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    if parsed
+        .query_pairs()
+        .any(|(name, _)| name.eq_ignore_ascii_case("password"))
+    {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if name.eq_ignore_ascii_case("password") {
+                    "***".to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 #[cfg(test)]
@@ -1407,6 +1519,60 @@ mod tests {
         );
         assert!(err.contains("RFC 6749 §10.10"), "{err}");
         assert!(load_file(&valid_for_release(), "release").is_ok());
+    }
+
+    #[test]
+    fn url_passwords_are_masked() {
+        assert_eq!(
+            mask_url_password("postgres://admin:s3cr3t@db.example:5432/players"),
+            "postgres://admin:***@db.example:5432/players"
+        );
+        assert_eq!(
+            mask_url_password("postgres://db.example/players?user=a&password=s3cr3t"),
+            "postgres://db.example/players?user=a&password=***"
+        );
+        assert_eq!(
+            mask_url_password("sqlite://players.db"),
+            "sqlite://players.db"
+        );
+        assert!(!mask_url_password("postgres://a:s3cr3t@[bad").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn values_in_errors_are_never_shown() {
+        let secret = "Zl7yq0c1w3fQ9u2mS8kV4pXrT6bN5hJdE1aG0oLzYiU";
+        for toml in [
+            VALID.replace("port = 9100", &format!("port = \"{secret}\"")),
+            VALID.replace(
+                "[default.jwt]",
+                &format!("log = {{ format = \"{secret}\" }}\n[default.jwt]"),
+            ),
+            VALID.replace(
+                "client_secret = \"secret\"",
+                &format!("client_secret = {{ x = \"{secret}\" }}"),
+            ),
+        ] {
+            let err = Config::from_toml_str(&toml, "debug")
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains(secret), "{err}");
+            assert!(err.contains("default."), "the key is named: {err}");
+        }
+    }
+
+    #[test]
+    fn a_toml_syntax_error_names_the_line_and_key_without_quoting_it() {
+        let secret = "Zl7yq0c1w3fQ9u2mS8kV4pXrT6bN5hJdE1aG0oLzYiU";
+        let toml = VALID.replace(
+            "client_secret = \"secret\"",
+            &format!("client_secret = \"{secret}"),
+        );
+        let err = load_file(&toml, "debug").unwrap_err().to_string();
+        assert!(!err.contains(secret), "{err}");
+        assert!(
+            err.contains("line 10") && err.contains("`client_secret`"),
+            "{err}"
+        );
     }
 
     #[test]

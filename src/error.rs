@@ -170,6 +170,9 @@ pub enum Error {
     Conflict(&'static str),
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The body did not arrive within `limits.body_timeout_seconds`.
+    #[error("request body timeout")]
+    BodyTimeout,
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(&'static str),
     #[error("validation failed")]
@@ -199,6 +202,15 @@ impl Error {
             code: OAuthCode::InvalidRequest,
             description: "The request body is too large",
             status: StatusCode::PAYLOAD_TOO_LARGE,
+        }
+    }
+
+    /// 408 in the token endpoint's OAuth format.
+    pub fn token_body_timeout() -> Self {
+        Error::OAuth {
+            code: OAuthCode::InvalidRequest,
+            description: "The request body did not arrive in time",
+            status: StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -282,6 +294,7 @@ impl ResponseError for Error {
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -289,6 +302,19 @@ impl ResponseError for Error {
     }
 
     fn as_response(&self) -> Response {
+        let mut response = self.render();
+        if response.status() == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body is still on its way: the connection cannot be reused.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+}
+
+impl Error {
+    fn render(&self) -> Response {
         let status = self.status();
         match self {
             Error::OAuth {
@@ -426,6 +452,10 @@ impl ResponseError for Error {
             Error::PayloadTooLarge => {
                 problem_response(status, &problem(status, "The request body is too large"))
             }
+            Error::BodyTimeout => problem_response(
+                status,
+                &problem(status, "The request body did not arrive in time"),
+            ),
             Error::Internal => problem_response(
                 status,
                 &problem(status, "The server could not complete the request"),

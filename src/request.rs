@@ -1,16 +1,25 @@
 //! Reading request bodies: shared by the token endpoint and the players API so both
 //! bound what they read the same way, whatever the framing (chunked included).
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use poem::{Request, RequestBody, error::ReadBodyError};
 
-/// The largest request body read, in bytes (`limits.body_bytes`), as route data.
+/// How much of a request body is read, and for how long (`limits.body_bytes`,
+/// `limits.body_timeout_seconds`), as route data.
 #[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
+pub struct BodyLimit {
+    pub bytes: usize,
+    pub timeout: Duration,
+}
 
 impl Default for BodyLimit {
     fn default() -> Self {
-        BodyLimit(64 * 1024)
+        BodyLimit {
+            bytes: 64 * 1024,
+            timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -18,20 +27,27 @@ impl Default for BodyLimit {
 #[derive(Debug, PartialEq, Eq)]
 pub enum BodyError {
     TooLarge,
+    /// Not all of it arrived within the timeout: a body trickled a byte at a time would
+    /// otherwise hold its connection forever (the idle timeout sees traffic).
+    TimedOut,
     Unreadable,
 }
 
-/// Reads the whole body, stopping at the [`BodyLimit`]: nothing past it is read.
+/// Reads the whole body, stopping at the [`BodyLimit`]: nothing past its size is read,
+/// and reading stops when its time is up.
 pub async fn read_body(request: &Request, body: &mut RequestBody) -> Result<Bytes, BodyError> {
-    let limit = request.data::<BodyLimit>().copied().unwrap_or_default().0;
-    if content_length(request).is_some_and(|length| length > limit as u64) {
+    let limit = request.data::<BodyLimit>().copied().unwrap_or_default();
+    if content_length(request).is_some_and(|length| length > limit.bytes as u64) {
         return Err(BodyError::TooLarge);
     }
     let body = body.take().map_err(|_| BodyError::Unreadable)?;
-    body.into_bytes_limit(limit).await.map_err(|e| match e {
-        ReadBodyError::PayloadTooLarge => BodyError::TooLarge,
-        _ => BodyError::Unreadable,
-    })
+    match tokio::time::timeout(limit.timeout, body.into_bytes_limit(limit.bytes)).await {
+        Ok(read) => read.map_err(|e| match e {
+            ReadBodyError::PayloadTooLarge => BodyError::TooLarge,
+            _ => BodyError::Unreadable,
+        }),
+        Err(_) => Err(BodyError::TimedOut),
+    }
 }
 
 /// The declared `Content-Length`, if any and well-formed.

@@ -107,7 +107,7 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         .map_err(|source| match source {
             sqlx::Error::Migrate(e) => StartupError::Migrate(*e),
             source => StartupError::Database {
-                url: config.database_url.clone(),
+                url: crate::config::mask_url_password(&config.database_url),
                 source,
             },
         })?;
@@ -152,7 +152,10 @@ fn routes(
         config.throttle.max_failures,
         Duration::from_secs(config.throttle.window_seconds),
     ));
-    let body_limit = BodyLimit(config.limits.body_bytes);
+    let body_limit = BodyLimit {
+        bytes: config.limits.body_bytes,
+        timeout: Duration::from_secs(config.limits.body_timeout_seconds),
+    };
     let jwks = config
         .jwt
         .keys
@@ -225,7 +228,9 @@ fn routes(
                     let path = request.uri().path().to_owned();
                     // A declared body over the limit is refused before anything else, the
                     // token check included (a chunked one is stopped while being read).
-                    if request::content_length(&request).is_some_and(|n| n > body_limit.0 as u64) {
+                    if request::content_length(&request)
+                        .is_some_and(|n| n > body_limit.bytes as u64)
+                    {
                         let error = if path == TOKEN_URL {
                             Error::token_body_too_large()
                         } else {

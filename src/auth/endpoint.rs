@@ -256,6 +256,7 @@ impl<'a> ApiExtractor<'a> for TokenRequestBody {
             .await
             .map_err(|e| match e {
                 BodyError::TooLarge => Error::token_body_too_large(),
+                BodyError::TimedOut => Error::token_body_timeout(),
                 BodyError::Unreadable => invalid_request("The request body could not be read"),
             })?;
         let params = match request::media_type(request).as_deref() {

@@ -65,6 +65,7 @@ impl<'a> ApiExtractor<'a> for PlayerBody {
             .await
             .map_err(|e| match e {
                 BodyError::TooLarge => Error::PayloadTooLarge,
+                BodyError::TimedOut => Error::BodyTimeout,
                 BodyError::Unreadable => Error::BadRequest("The request body could not be read"),
             })?;
         let value = match request::json_object_members(&bytes) {

@@ -441,3 +441,161 @@ async fn a_locked_database_answers_503_and_the_service_recovers() {
         "the service recovers"
     );
 }
+
+/// Everything a run of the binary printed.
+fn all_output(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr)
+}
+
+#[test]
+fn configuration_errors_never_print_a_secret_whatever_path_it_took() {
+    const SECRET: &str = "Zl7yq0c1w3fQ9u2mS8kV4pXrT6bN5hJdE1aG0oLzYiU";
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.toml");
+    // A syntax error on the line holding the secret.
+    std::fs::write(
+        &broken,
+        format!("[default.jwt]\nkey = \"{SECRET}\nissuer = \"i\"\n"),
+    )
+    .unwrap();
+    for subcommand in [None, Some("check-config")] {
+        let mut cmd = command();
+        cmd.env("APP_CONFIG", &broken);
+        if let Some(subcommand) = subcommand {
+            cmd.arg(subcommand);
+        }
+        let text = all_output(&cmd.output().unwrap());
+        assert!(!text.contains(SECRET), "{text}");
+        assert!(text.contains("line 2") && text.contains("`key`"), "{text}");
+
+        // A malformed APP_CLIENTS is not quoted.
+        let mut cmd = command();
+        cmd.env(
+            "APP_CLIENTS",
+            format!(r#"[{{client_id="c", client_secret="{SECRET}"}}"#),
+        );
+        if let Some(subcommand) = subcommand {
+            cmd.arg(subcommand);
+        }
+        let output = cmd.output().unwrap();
+        assert!(!output.status.success());
+        let text = all_output(&output);
+        assert!(!text.contains(SECRET), "{text}");
+        assert!(text.to_lowercase().contains("clients"), "{text}");
+    }
+
+    // A database URL's password is masked in check-config and in the start-up error.
+    let url = format!("postgres://admin:{SECRET}@127.0.0.1:1/players");
+    let output = command()
+        .arg("check-config")
+        .env("APP_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    let text = all_output(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+    assert!(
+        text.contains("postgres://admin:***@127.0.0.1:1/players"),
+        "{text}"
+    );
+    let output = command()
+        .env("APP_DATABASE_URL", &url)
+        .env("APP_DATABASE__BUSY_TIMEOUT_MS", "500")
+        .output()
+        .unwrap();
+    let text = all_output(&output);
+    assert!(!output.status.success());
+    assert!(
+        text.contains("cannot open the database postgres://admin:***@"),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET), "{text}");
+}
+
+#[test]
+fn a_reload_of_a_broken_file_logs_no_secret() {
+    const SECRET: &str = "Zl7yq0c1w3fQ9u2mS8kV4pXrT6bN5hJdE1aG0oLzYiU";
+    let server = ServerProcess::start(&format!(
+        "[default.jwt]\nkey = \"{KEY}\"\nissuer = \"i\"\naudience = \"a\"\n[[default.clients]]\nclient_id = \"c\"\nclient_secret = \"s\"\n"
+    ));
+    server.reconfigure(&format!(
+        "[[default.clients]]\nclient_id = \"c\"\nclient_secret = \"{SECRET}\n"
+    ));
+    let mut log = String::new();
+    for _ in 0..25 {
+        log = server.log();
+        if log.contains("reload failed") {
+            break;
+        }
+    }
+    assert!(log.contains("reload failed"), "{log}");
+    assert!(!log.contains(SECRET), "{log}");
+}
+
+/// Sends a request head announcing a body of 100 bytes, then the body a byte at a time,
+/// too slowly, and returns everything the server answered before closing the connection.
+async fn trickle(base: &str, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = base.trim_start_matches("http://");
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    writer.write_all(head.as_bytes()).await.unwrap();
+    // One byte every 300 ms: traffic enough to keep any idle timeout from firing.
+    let trickling = tokio::spawn(async move {
+        for _ in 0..60 {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            if writer.write_all(b"a").await.is_err() {
+                break;
+            }
+        }
+    });
+    let reader = async {
+        let mut answer = Vec::new();
+        // EOF: the server closed the connection after its answer.
+        let _ = reader.read_to_end(&mut answer).await;
+        answer
+    };
+    // The server answers while bytes are still trickling in; the reader gets the
+    // answer and then EOF. (Write errors after the close are expected.)
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(30), reader)
+        .await
+        .expect("the server answered and closed the connection");
+    trickling.abort();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_408_and_the_connection_closes() {
+    let app = spawn_app_with("limits = { body_timeout_seconds = 1 }").await;
+    let token = app.token().await;
+    let host = app.base.trim_start_matches("http://").to_owned();
+    let answer = trickle(
+        &app.base,
+        &format!(
+            "POST /auth/token HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type="
+        ),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let lower = answer.to_ascii_lowercase();
+    assert!(lower.contains("connection: close"), "{answer}");
+    assert!(lower.contains("cache-control: no-store"), "{answer}");
+    assert!(answer.contains("\"error\":\"invalid_request\""), "{answer}");
+
+    let answer = trickle(
+        &app.base,
+        &format!(
+            "POST /players HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"first"
+        ),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let lower = answer.to_ascii_lowercase();
+    assert!(lower.contains("connection: close"), "{answer}");
+    assert!(
+        lower.contains("content-type: application/problem+json"),
+        "{answer}"
+    );
+    // The service is fine afterwards.
+    assert_eq!(app.get("/players").await.status(), 200);
+}
