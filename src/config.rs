@@ -1149,17 +1149,14 @@ fn check_toml_syntax(file: &Path) -> Result<(), ConfigError> {
     let before = text.get(..at).unwrap_or_default();
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    // Named only when it is one of ours: what stands before `=` on a broken line may be
+    // a pasted secret (a base64 key ends in `=`).
     let key = text
         .lines()
         .nth(line - 1)
         .and_then(|l| l.split_once('='))
         .map(|(key, _)| key.trim())
-        .filter(|key| {
-            !key.is_empty()
-                && key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        });
+        .filter(|key| is_setting_name(key));
     Err(ConfigError::new(format!(
         "{} is not valid TOML: syntax error at line {line}, column {column}{} (the line is not \
          shown: it may hold a secret)",
@@ -1167,6 +1164,28 @@ fn check_toml_syntax(file: &Path) -> Result<(), ConfigError> {
         key.map(|k| format!(", in the value of `{k}`"))
             .unwrap_or_default()
     )))
+}
+
+/// Whether `key` (a bare or dotted TOML key) names a setting or a field of a client or a
+/// previous key.
+fn is_setting_name(key: &str) -> bool {
+    const FIELDS: &[&str] = &[
+        "client_id",
+        "client_secret",
+        "client_secret_hash",
+        "scopes",
+        "enabled",
+        "key_id",
+        "key",
+        "algorithm",
+        "public_key",
+        "public_key_file",
+    ];
+    let last = key.rsplit('.').next().unwrap_or(key);
+    FIELDS.contains(&last)
+        || KNOWN_ENV_KEYS
+            .iter()
+            .any(|known| known.rsplit('.').next() == Some(last))
 }
 
 /// figment's errors with every value they carry left out: a value in the wrong place may
@@ -1213,6 +1232,19 @@ fn without_values(kind: figment::error::Kind) -> figment::error::Kind {
 /// `url` with its password, if any, masked: `postgres://admin:***@host/db`. A password
 /// given as a query parameter (`?password=...`) is masked too.
 pub fn mask_url_password(url: &str) -> String {
+    // The password ends at the last `@` before the host, and may itself hold `@`, `#`,
+    // `?` or `/` unencoded, which a URL parser would split elsewhere: mask by hand first.
+    let masked = match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => url.to_owned(),
+            },
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    };
+    let url = masked.as_str();
     let Ok(mut parsed) = url::Url::parse(url) else {
         // Not a URL we can read: show only its scheme.
         return match url.split_once("://") {
@@ -1536,6 +1568,8 @@ mod tests {
             "sqlite://players.db"
         );
         assert!(!mask_url_password("postgres://a:s3cr3t@[bad").contains("s3cr3t"));
+        let odd = mask_url_password("postgres://admin:p@ss#wo?rd/x@db.example/players");
+        assert_eq!(odd, "postgres://admin:***@db.example/players");
     }
 
     #[test]
@@ -1573,6 +1607,11 @@ mod tests {
             err.contains("line 10") && err.contains("`client_secret`"),
             "{err}"
         );
+        // A secret pasted on a line of its own looks like a key: it is not named.
+        let pasted = "base64PastedSecretValueXyz0123456789abcdef=";
+        let toml = VALID.replace("issuer = \"iss\"", &format!("{pasted}\nissuer = \"iss\""));
+        let err = load_file(&toml, "debug").unwrap_err().to_string();
+        assert!(!err.contains(&pasted[..20]), "{err}");
     }
 
     #[test]

@@ -111,12 +111,10 @@ impl<'de> serde::Deserialize<'de> for Members {
 
 /// The first name that appears more than once among `members`, if any.
 pub fn repeated_name(members: &[(String, serde_json::Value)]) -> Option<&str> {
-    members.iter().enumerate().find_map(|(i, (name, _))| {
-        members[..i]
-            .iter()
-            .any(|(earlier, _)| earlier == name)
-            .then_some(name.as_str())
-    })
+    let mut seen = std::collections::HashSet::with_capacity(members.len());
+    members
+        .iter()
+        .find_map(|(name, _)| (!seen.insert(name.as_str())).then_some(name.as_str()))
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use secrecy::ExposeSecret;
 
 use crate::{
     auth::{
-        Auth, ClientDirectory, ClientRegistry,
+        Auth, ClientDirectory,
         bearer::TOKEN_URL,
         discovery::{PublishedKeys, ServerMetadata},
         endpoint::TokenContext,
@@ -277,13 +277,10 @@ impl Reloader {
         }
         let applied = match Config::load_clients() {
             Ok(configs) => {
-                let pool = self.clients.pool();
+                let current = self.clients.current();
                 let count = configs.len();
-                // Building a registry times an Argon2 run per parameter set: off the
-                // async threads.
-                match tokio::task::spawn_blocking(move || ClientRegistry::with_pool(&configs, pool))
-                    .await
-                {
+                // A new Argon2 parameter set is timed once: off the async threads.
+                match tokio::task::spawn_blocking(move || current.reloaded(&configs)).await {
                     Ok(registry) => {
                         self.clients.replace(registry);
                         tracing::info!(clients = count, "clients reloaded (SIGHUP)");

@@ -39,7 +39,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 
 use super::{
-    hashing::{Busy, HashPool},
+    hashing::HashPool,
     scopes::Scope,
     throttle::{Throttle, Throttled},
 };
@@ -138,7 +138,14 @@ pub enum AuthError {
 }
 
 /// The answer of a verification, shared with the requests that waited for it.
-type Shared = Result<(String, usize), Refusal>;
+#[derive(Debug, Clone)]
+enum Shared {
+    /// The client's id and which of its secrets matched.
+    Found(String, usize),
+    Refused(Refusal),
+    /// Argon2 could not start in time: the waiters' time is up too.
+    Busy,
+}
 
 /// Clients by id.
 pub struct ClientRegistry {
@@ -149,6 +156,8 @@ pub struct ClientRegistry {
     flights: Mutex<HashMap<Digest, watch::Receiver<Option<Shared>>>>,
     /// The slowest a failed check of one candidate can be with these clients.
     failure_floor: Duration,
+    /// What one Argon2 run costs, by parameter set, as measured: kept across reloads.
+    costs: HashMap<String, Duration>,
 }
 
 impl std::fmt::Debug for ClientRegistry {
@@ -165,22 +174,58 @@ impl ClientRegistry {
         Self::with_pool(configs, default_pool())
     }
 
-    /// A registry that verifies on `pool` (a reloaded registry keeps the server's pool).
-    /// Runs one Argon2 verification per distinct parameter set among the hashes, to
-    /// measure the failure floor: call it where blocking for that long is fine.
+    /// A registry that verifies on `pool`. Runs one Argon2 verification per distinct
+    /// parameter set among the hashes, to measure the failure floor: call it where
+    /// blocking for that long is fine.
     pub fn with_pool(configs: &[ClientConfig], pool: Arc<HashPool>) -> Self {
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
         let digest_key = <Hmac<Sha256> as Mac>::new_from_slice(&key)
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        Self::build(configs, pool, digest_key, HashMap::new(), None)
+    }
+
+    /// The registry for a reloaded client list: the same pool, digest key and measured
+    /// costs, and a client whose id and hash are unchanged keeps its remembered secret,
+    /// so a reload does not send every hashed client back to Argon2. Measures only
+    /// parameter sets not seen before (blocking: call it off the async threads).
+    pub fn reloaded(&self, configs: &[ClientConfig]) -> Self {
+        Self::build(
+            configs,
+            self.pool.clone(),
+            self.digest_key.clone(),
+            self.costs.clone(),
+            Some(self),
+        )
+    }
+
+    fn build(
+        configs: &[ClientConfig],
+        pool: Arc<HashPool>,
+        digest_key: Hmac<Sha256>,
+        mut costs: HashMap<String, Duration>,
+        previous: Option<&ClientRegistry>,
+    ) -> Self {
+        let failure_floor = failure_floor(configs, &mut costs);
         let mut registry = Self {
             clients: HashMap::new(),
             digest_key,
             pool,
             flights: Mutex::new(HashMap::new()),
-            failure_floor: failure_floor(configs),
+            failure_floor,
+            costs,
         };
         for config in configs {
+            let remembered = |hash: &PasswordHashString| {
+                let client = previous?.clients.get(&config.client_id)?;
+                client.checks.iter().find_map(|check| match check {
+                    Check::Hashed {
+                        hash: old,
+                        verified,
+                    } if old.as_str() == hash.as_str() => verified.lock().ok().and_then(|v| *v),
+                    _ => None,
+                })
+            };
             let checks = config
                 .secrets
                 .iter()
@@ -190,7 +235,7 @@ impl ClientRegistry {
                     }
                     ClientSecret::Argon2id(hash) => Check::Hashed {
                         hash: hash.clone(),
-                        verified: Mutex::new(None),
+                        verified: Mutex::new(remembered(hash)),
                     },
                 })
                 .collect();
@@ -373,14 +418,18 @@ impl ClientRegistry {
                         .await
                         .ok()
                         .and_then(|v| v.clone());
-                    if let Some(shared) = shared {
-                        return Ok(shared.and_then(|(id, secret)| {
-                            self.clients
+                    match shared {
+                        Some(Shared::Found(id, secret)) => {
+                            return Ok(self
+                                .clients
                                 .get(&id)
                                 .map(|client| Authenticated { client, secret })
                                 .ok_or(Refusal::UnknownClient)
-                                .and_then(|found| self.enabled(found))
-                        }));
+                                .and_then(|found| self.enabled(found)));
+                        }
+                        Some(Shared::Refused(refusal)) => return Ok(Err(refusal)),
+                        Some(Shared::Busy) => return Err(AuthError::Busy),
+                        None => {}
                     }
                 }
             }
@@ -389,14 +438,23 @@ impl ClientRegistry {
             .reserve(source, count)
             .map_err(AuthError::Throttled)?;
         let pool_key = Throttle::key(source);
+        // One deadline for every Argon2 run of this request.
+        let deadline = Instant::now() + self.pool.max_wait();
+        let started = reservation.started_flag();
         let mut outcome = Err(refusal);
         for check in slow {
-            let (hash, secret) = (check.hash, check.secret.to_owned());
+            let (hash, secret, started) = (check.hash, check.secret.to_owned(), started.clone());
             let verified = self
                 .pool
-                .run(pool_key, move || verify_argon2(&hash, &secret))
-                .await
-                .map_err(|Busy| AuthError::Busy)?;
+                .run(pool_key, deadline, move || {
+                    started.store(true, std::sync::atomic::Ordering::Release);
+                    verify_argon2(&hash, &secret)
+                })
+                .await;
+            let Ok(verified) = verified else {
+                flight.publish(Shared::Busy);
+                return Err(AuthError::Busy);
+            };
             if verified {
                 if let Some(Check::Hashed { verified, .. }) = check.client.checks.get(check.index)
                     && let Ok(mut slot) = verified.lock()
@@ -411,12 +469,10 @@ impl ClientRegistry {
             }
         }
         reservation.settle(outcome.is_err());
-        flight.publish(
-            outcome
-                .as_ref()
-                .map(|found| (found.client.id.clone(), found.secret))
-                .map_err(|refusal| *refusal),
-        );
+        flight.publish(match &outcome {
+            Ok(found) => Shared::Found(found.client.id.clone(), found.secret),
+            Err(refusal) => Shared::Refused(*refusal),
+        });
         Ok(outcome)
     }
 }
@@ -462,9 +518,9 @@ impl Drop for Flight<'_> {
 }
 
 /// The slowest a failed check of one candidate can be with `configs`: for each client, the
-/// sum of one Argon2 run per hash it holds, each measured once per distinct parameter set.
-fn failure_floor(configs: &[ClientConfig]) -> Duration {
-    let mut measured: HashMap<String, Duration> = HashMap::new();
+/// sum of one Argon2 run per hash it holds, each measured once per distinct parameter set
+/// (those already in `measured` are not run again).
+fn failure_floor(configs: &[ClientConfig], measured: &mut HashMap<String, Duration>) -> Duration {
     let mut floor = Duration::ZERO;
     for config in configs {
         let mut cost = Duration::ZERO;
@@ -511,11 +567,6 @@ impl ClientDirectory {
 
     pub fn replace(&self, registry: ClientRegistry) {
         self.0.store(Arc::new(registry));
-    }
-
-    /// The Argon2 pool of the current registry, for the next one to share.
-    pub fn pool(&self) -> Arc<HashPool> {
-        self.0.load().pool()
     }
 }
 
@@ -678,6 +729,35 @@ mod tests {
             auth(&r, &[("plain", "h4sh3d")]).await.unwrap_err(),
             Refusal::WrongSecret,
             "a remembered secret belongs to its own client only"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reload_keeps_what_was_verified_for_unchanged_clients() {
+        let configs = [ClientConfig {
+            client_id: "hashed".into(),
+            secrets: vec![ClientSecret::Argon2id(hash("h4sh3d"))],
+            scopes: vec![Scope::ApiWrite],
+            enabled: true,
+        }];
+        let r = ClientRegistry::new(&configs);
+        assert!(auth(&r, &[("hashed", "h4sh3d")]).await.is_ok());
+        let remembered = |r: &ClientRegistry| {
+            let Check::Hashed { verified, .. } = &r.clients["hashed"].checks[0] else {
+                unreachable!()
+            };
+            verified.lock().unwrap().is_some()
+        };
+        let reloaded = r.reloaded(&configs);
+        assert!(remembered(&reloaded), "same id and hash: still remembered");
+        assert!(auth(&reloaded, &[("hashed", "h4sh3d")]).await.is_ok());
+        let rehashed = [ClientConfig {
+            secrets: vec![ClientSecret::Argon2id(hash("h4sh3d"))],
+            ..configs[0].clone()
+        }];
+        assert!(
+            !remembered(&r.reloaded(&rehashed)),
+            "a new hash is verified anew"
         );
     }
 

@@ -318,7 +318,19 @@ fn form_decode(value: &str) -> Option<String> {
 /// id holding a newline cannot forge a log line.
 pub const AUDIT: &str = "audit";
 
+/// The most characters of a client-supplied id an audit line holds.
+const AUDIT_ID_CHARS: usize = 128;
+
 fn audit_refusal(client_id: &str, reason: &str, source: &str) {
+    // An id a client made up may be as long as the body: keep the log line bounded.
+    let shown: String;
+    let client_id = match client_id.char_indices().nth(AUDIT_ID_CHARS) {
+        Some((cut, _)) => {
+            shown = format!("{}…", &client_id[..cut]);
+            shown.as_str()
+        }
+        None => client_id,
+    };
     tracing::warn!(
         target: AUDIT,
         event = "client_authentication_failed",

@@ -8,9 +8,10 @@
 //! - **One run at a time per source.** A source's next check queues behind its running
 //!   one, and sources take turns (round robin): a source flooding the queue delays others
 //!   by at most one run each turn.
-//! - **Bounded waiting.** A check that has waited [`HashPool::max_wait`] without starting
-//!   is answered [`Busy`] at once (the endpoint says 503 `temporarily_unavailable`), and so
-//!   is one arriving at a full queue. A check whose request went away is skipped.
+//! - **Bounded waiting.** A check that has not started by its deadline (a request gives
+//!   all its checks one deadline, [`HashPool::max_wait`] after it starts) is answered
+//!   [`Busy`] at once (the endpoint says 503 `temporarily_unavailable`), and so is one
+//!   arriving at a full queue. A check whose request went away leaves the queue at once.
 //! - **Bounded memory.** Only the pool's threads run Argon2, so at most `threads` runs
 //!   (each holding its memory cost, 19 MiB by default) exist at once, whatever is queued.
 
@@ -31,7 +32,8 @@ pub struct Busy;
 type Task = Box<dyn FnOnce() -> bool + Send>;
 
 struct Job {
-    queued_at: Instant,
+    id: u64,
+    deadline: Instant,
     task: Task,
     started: oneshot::Sender<()>,
     done: oneshot::Sender<bool>,
@@ -49,6 +51,7 @@ struct State {
     /// Sources with a queued job and none running, in turn order.
     ready: VecDeque<IpAddr>,
     queued: usize,
+    next_id: u64,
     workers_started: bool,
     closed: bool,
 }
@@ -94,16 +97,17 @@ impl HashPool {
 
     /// Runs `task` (an Argon2 verification) for `source` on a pool thread, in the
     /// source's turn, and returns its result; [`Busy`] if the queue is full or the task
-    /// has not started within [`HashPool::max_wait`]. Dropping the future withdraws the
-    /// task if it has not started.
+    /// has not started by `deadline`. Dropping the future withdraws the task if it has not
+    /// started.
     pub async fn run(
         &self,
         source: IpAddr,
+        deadline: Instant,
         task: impl FnOnce() -> bool + Send + 'static,
     ) -> Result<bool, Busy> {
         let (started_tx, started) = oneshot::channel();
         let (done_tx, done) = oneshot::channel();
-        {
+        let id = {
             let mut state = self.shared.lock();
             if state.queued >= self.capacity {
                 return Err(Busy);
@@ -112,19 +116,21 @@ impl HashPool {
                 state.workers_started = true;
                 for index in 0..self.threads {
                     let shared = self.shared.clone();
-                    let max_wait = self.max_wait;
                     let spawned = std::thread::Builder::new()
                         .name(format!("argon2-{index}"))
-                        .spawn(move || work(&shared, max_wait));
+                        .spawn(move || work(&shared));
                     if let Err(e) = spawned {
                         tracing::error!(error = %e, "cannot start an Argon2 thread");
                     }
                 }
             }
+            state.next_id += 1;
+            let id = state.next_id;
             let queue = state.sources.entry(source).or_default();
             let idle = queue.jobs.is_empty() && !queue.running;
             queue.jobs.push_back(Job {
-                queued_at: Instant::now(),
+                id,
+                deadline,
                 task: Box::new(task),
                 started: started_tx,
                 done: done_tx,
@@ -133,11 +139,45 @@ impl HashPool {
                 state.ready.push_back(source);
             }
             state.queued += 1;
-        }
+            id
+        };
+        let _queued = Queued {
+            shared: &self.shared,
+            source,
+            id,
+        };
         self.shared.wake.notify_one();
-        match tokio::time::timeout(self.max_wait, started).await {
+        match tokio::time::timeout_at(deadline.into(), started).await {
             Ok(Ok(())) => done.await.map_err(|_| Busy),
             _ => Err(Busy),
+        }
+    }
+}
+
+/// A queued job's place: when its request stops waiting (answered, timed out or gone),
+/// a job that has not started leaves the queue, so dead jobs never fill it.
+struct Queued<'a> {
+    shared: &'a Shared,
+    source: IpAddr,
+    id: u64,
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        let Some(queue) = state.sources.get_mut(&self.source) else {
+            return;
+        };
+        let Some(position) = queue.jobs.iter().position(|job| job.id == self.id) else {
+            return;
+        };
+        queue.jobs.remove(position);
+        let forget = queue.jobs.is_empty() && !queue.running;
+        state.queued -= 1;
+        if forget {
+            state.sources.remove(&self.source);
+            let source = self.source;
+            state.ready.retain(|s| *s != source);
         }
     }
 }
@@ -151,7 +191,7 @@ impl Drop for HashPool {
 
 /// A pool thread: takes the next source's next job, runs it unless it is stale or
 /// abandoned, and puts the source back in turn if it has more.
-fn work(shared: &Shared, max_wait: Duration) {
+fn work(shared: &Shared) {
     loop {
         let (source, job) = {
             let mut state = shared.lock();
@@ -174,7 +214,7 @@ fn work(shared: &Shared, max_wait: Duration) {
             }
         };
         let abandoned = job.done.is_closed();
-        if !abandoned && job.queued_at.elapsed() <= max_wait && job.started.send(()).is_ok() {
+        if !abandoned && Instant::now() <= job.deadline && job.started.send(()).is_ok() {
             let verified = std::panic::catch_unwind(AssertUnwindSafe(job.task)).unwrap_or(false);
             let _ = job.done.send(verified);
         }
@@ -201,6 +241,11 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// A deadline 100 ms away.
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_millis(100)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_source_runs_one_task_at_a_time_and_sources_take_turns() {
         let pool = Arc::new(HashPool::new(2, 100, Duration::from_secs(10)));
@@ -222,18 +267,22 @@ mod tests {
                 order.clone(),
             );
             handles.push(tokio::spawn(async move {
-                pool.run(source, move || {
-                    if name == "a" {
-                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                        most.fetch_max(now, Ordering::SeqCst);
-                    }
-                    std::thread::sleep(Duration::from_millis(30));
-                    order.lock().unwrap().push(name);
-                    if name == "a" {
-                        running.fetch_sub(1, Ordering::SeqCst);
-                    }
-                    true
-                })
+                pool.run(
+                    source,
+                    Instant::now() + Duration::from_secs(10),
+                    move || {
+                        if name == "a" {
+                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                        }
+                        std::thread::sleep(Duration::from_millis(30));
+                        order.lock().unwrap().push(name);
+                        if name == "a" {
+                            running.fetch_sub(1, Ordering::SeqCst);
+                        }
+                        true
+                    },
+                )
                 .await
             }));
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -256,7 +305,7 @@ mod tests {
         let blocker = {
             let pool = pool.clone();
             tokio::spawn(async move {
-                pool.run(ip("192.0.2.1"), || {
+                pool.run(ip("192.0.2.1"), soon(), || {
                     std::thread::sleep(Duration::from_millis(400));
                     true
                 })
@@ -266,14 +315,14 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let waiting = {
             let pool = pool.clone();
-            tokio::spawn(async move { pool.run(ip("192.0.2.2"), || true).await })
+            tokio::spawn(async move { pool.run(ip("192.0.2.2"), soon(), || true).await })
         };
         tokio::time::sleep(Duration::from_millis(10)).await;
         let ran = Arc::new(AtomicUsize::new(0));
         let queued_third = {
             let (pool, ran) = (pool.clone(), ran.clone());
             tokio::spawn(async move {
-                pool.run(ip("192.0.2.3"), move || {
+                pool.run(ip("192.0.2.3"), soon(), move || {
                     ran.fetch_add(1, Ordering::SeqCst);
                     true
                 })
@@ -282,7 +331,7 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert_eq!(
-            pool.run(ip("192.0.2.4"), || true).await,
+            pool.run(ip("192.0.2.4"), soon(), || true).await,
             Err(Busy),
             "two queued: the queue is full"
         );
@@ -295,6 +344,9 @@ mod tests {
             0,
             "a stale task is skipped, not run"
         );
-        assert_eq!(pool.run(ip("192.0.2.2"), || false).await, Ok(false));
+        assert_eq!(pool.run(ip("192.0.2.2"), soon(), || false).await, Ok(false));
+        let state = pool.shared.lock();
+        assert_eq!(state.queued, 0, "timed-out jobs left the queue");
+        assert!(state.ready.is_empty());
     }
 }

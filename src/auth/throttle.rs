@@ -20,7 +20,10 @@
 use std::{
     collections::VecDeque,
     net::{IpAddr, Ipv6Addr, SocketAddr},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -65,7 +68,13 @@ impl Budget {
         self.failures.len() as u64 + u64::from(self.in_flight)
     }
 
-    fn throttled(&self, now: Instant, window: Duration) -> Throttled {
+    /// How long the source must wait: until its oldest counted failure lapses when its
+    /// counted failures alone use the budget, else a second (what is under way ends
+    /// within about two).
+    fn throttled(&self, now: Instant, window: Duration, max: u64) -> Throttled {
+        if (self.failures.len() as u64) < max {
+            return Throttled { retry_after: 1 };
+        }
         let retry_after = self.failures.front().map_or(1, |oldest| {
             let lapses = (*oldest + window).saturating_duration_since(now);
             lapses.as_secs() + u64::from(lapses.subsec_nanos() > 0)
@@ -126,13 +135,15 @@ impl Throttle {
         Some(f(&mut budget, now))
     }
 
-    /// Refuses a source whose budget is used up (counted failures and verifications
-    /// under way): checked before a token request's body is read.
+    /// Refuses a source whose counted failures use up its budget: checked before a
+    /// token request's body is read. Verifications under way do not count here (a request
+    /// may yet wait for one of them instead of verifying); [`Throttle::reserve`] counts
+    /// them before any new verification starts.
     pub fn check(&self, address: IpAddr) -> Result<(), Throttled> {
         let (max, window) = (u64::from(self.max_failures), self.window);
         self.with_budget(address, false, |budget, now| {
-            if budget.used() >= max {
-                Err(budget.throttled(now, window))
+            if budget.failures.len() as u64 >= max {
+                Err(budget.throttled(now, window, max))
             } else {
                 Ok(())
             }
@@ -150,7 +161,7 @@ impl Throttle {
         let needed = u64::from(failures.max(1));
         self.with_budget(address, failures > 0, |budget, now| {
             if budget.used() + needed > max {
-                return Err(budget.throttled(now, window));
+                return Err(budget.throttled(now, window, max));
             }
             budget
                 .failures
@@ -170,7 +181,7 @@ impl Throttle {
         let (max, window) = (u64::from(self.max_failures), self.window);
         self.with_budget(address, true, |budget, now| {
             if budget.used() + u64::from(count) > max {
-                return Err(budget.throttled(now, window));
+                return Err(budget.throttled(now, window, max));
             }
             budget.in_flight += count;
             Ok(())
@@ -180,20 +191,28 @@ impl Throttle {
             throttle: self.clone(),
             address,
             count,
+            started: Arc::new(AtomicBool::new(false)),
         })
     }
 }
 
 /// Verifications under way, held against their source's budget. [`Reservation::settle`]
-/// turns them into counted failures or releases them; dropped unsettled (the request was
-/// abandoned), they are released uncounted: no answer was given.
+/// turns them into counted failures or releases them. Dropped unsettled (the request was
+/// abandoned), they count as failures if any of the work had started — else going away
+/// mid-verification would make Argon2 work free — and are released if none had.
 pub struct Reservation {
     throttle: Arc<Throttle>,
     address: IpAddr,
     count: u32,
+    started: Arc<AtomicBool>,
 }
 
 impl Reservation {
+    /// A flag for the work to raise when it starts.
+    pub fn started_flag(&self) -> Arc<AtomicBool> {
+        self.started.clone()
+    }
+
     pub fn settle(mut self, failed: bool) {
         let count = std::mem::take(&mut self.count);
         self.throttle
@@ -212,9 +231,16 @@ impl Drop for Reservation {
     fn drop(&mut self) {
         let count = self.count;
         if count > 0 {
-            self.throttle.with_budget(self.address, false, |budget, _| {
-                budget.in_flight = budget.in_flight.saturating_sub(count);
-            });
+            let charged = self.started.load(Ordering::Acquire);
+            self.throttle
+                .with_budget(self.address, charged, |budget, now| {
+                    budget.in_flight = budget.in_flight.saturating_sub(count);
+                    if charged {
+                        budget
+                            .failures
+                            .extend(std::iter::repeat_n(now, count as usize));
+                    }
+                });
         }
     }
 }
@@ -333,13 +359,30 @@ mod tests {
         let a = ip("192.0.2.1");
         let first = t.reserve(a, 2).unwrap();
         let second = t.reserve(a, 1).unwrap();
-        assert!(t.reserve(a, 1).is_err(), "three in flight use the budget");
-        assert_eq!(t.check(a).unwrap_err().retry_after, 1);
+        assert_eq!(
+            t.reserve(a, 1).err(),
+            Some(Throttled { retry_after: 1 }),
+            "three in flight use the budget"
+        );
+        assert!(
+            t.check(a).is_ok(),
+            "requests may still come in to wait for those"
+        );
         assert!(t.settle(a, 0).is_err());
         first.settle(false);
-        assert!(t.check(a).is_ok(), "a success gives its reservation back");
+        assert!(
+            t.reserve(a, 2).is_ok(),
+            "a success gives its reservation back"
+        );
         drop(second);
-        let two = t.reserve(a, 2).unwrap();
+        let abandoned = t.reserve(a, 1).unwrap();
+        abandoned.started_flag().store(true, Ordering::Release);
+        drop(abandoned);
+        assert!(
+            t.reserve(a, 3).is_err(),
+            "work abandoned after it started counts"
+        );
+        let two = t.reserve(a, 1).unwrap();
         two.settle(true);
         assert!(
             t.reserve(a, 2).is_err(),
@@ -347,7 +390,8 @@ mod tests {
         );
         assert!(t.settle(a, 2).is_err(), "both forms failing need two slots");
         assert!(t.settle(a, 1).is_ok());
-        assert!(t.check(a).is_err());
+        let wait = t.check(a).unwrap_err().retry_after;
+        assert!((59..=60).contains(&wait), "{wait}");
     }
 
     #[test]
