@@ -39,7 +39,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 
 use super::{
-    hashing::HashPool,
+    hashing::{HashPool, Standing},
     scopes::Scope,
     throttle::{Throttle, Throttled},
 };
@@ -438,6 +438,11 @@ impl ClientRegistry {
             .reserve(source, count)
             .map_err(AuthError::Throttled)?;
         let pool_key = Throttle::key(source);
+        let standing = if throttle.has_failed(source) {
+            Standing::Failing
+        } else {
+            Standing::Clean
+        };
         // One deadline for every Argon2 run of this request.
         let deadline = Instant::now() + self.pool.max_wait();
         let started = reservation.started_flag();
@@ -446,7 +451,7 @@ impl ClientRegistry {
             let (hash, secret, started) = (check.hash, check.secret.to_owned(), started.clone());
             let verified = self
                 .pool
-                .run(pool_key, deadline, move || {
+                .run(pool_key, standing, deadline, move || {
                     started.store(true, std::sync::atomic::Ordering::Release);
                     verify_argon2(&hash, &secret)
                 })

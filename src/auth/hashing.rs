@@ -8,6 +8,12 @@
 //! - **One run at a time per source.** A source's next check queues behind its running
 //!   one, and sources take turns (round robin): a source flooding the queue delays others
 //!   by at most one run each turn.
+//! - **Clean sources first.** A source with no failed authentication in its throttle
+//!   window ([`Standing::Clean`]: a client starting up, a legitimate first grant) is served
+//!   before sources that have been failing ([`Standing::Failing`]: a guesser, after its
+//!   first wrong secret), so a flood of wrong secrets from many addresses delays a
+//!   legitimate first grant by about one run, not by the whole queue. Each standing has
+//!   its own queue capacity.
 //! - **Bounded waiting.** A check that has not started by its deadline (a request gives
 //!   all its checks one deadline, [`HashPool::max_wait`] after it starts) is answered
 //!   [`Busy`] at once (the endpoint says 503 `temporarily_unavailable`), and so is one
@@ -25,6 +31,16 @@ use std::{
 
 use tokio::sync::oneshot;
 
+/// Whether a check's source has failed authentication lately: it decides which queue the
+/// check waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// No failure in the throttle window: served first.
+    Clean = 0,
+    /// At least one failure in the window.
+    Failing = 1,
+}
+
 /// The pool could not start the check in time, or its queue is full: try again shortly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Busy;
@@ -33,6 +49,7 @@ type Task = Box<dyn FnOnce() -> bool + Send>;
 
 struct Job {
     id: u64,
+    tier: usize,
     deadline: Instant,
     task: Task,
     started: oneshot::Sender<()>,
@@ -43,14 +60,17 @@ struct Job {
 struct SourceQueue {
     jobs: VecDeque<Job>,
     running: bool,
+    /// The ready queue it waits in: its standing when it last queued a job.
+    tier: usize,
 }
 
 #[derive(Default)]
 struct State {
     sources: HashMap<IpAddr, SourceQueue>,
-    /// Sources with a queued job and none running, in turn order.
-    ready: VecDeque<IpAddr>,
-    queued: usize,
+    /// Sources with a queued job and none running, in turn order: clean ones, failing ones.
+    ready: [VecDeque<IpAddr>; 2],
+    /// Jobs queued, by standing.
+    queued: [usize; 2],
     next_id: u64,
     workers_started: bool,
     closed: bool,
@@ -76,8 +96,8 @@ pub struct HashPool {
 }
 
 impl HashPool {
-    /// `threads` runs at once, at most `capacity` checks queued, each waiting at most
-    /// `max_wait` to start. Threads start with the first check.
+    /// `threads` runs at once, at most `capacity` checks queued per standing, each
+    /// waiting at most `max_wait` to start. Threads start with the first check.
     pub fn new(threads: usize, capacity: usize, max_wait: Duration) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -102,14 +122,16 @@ impl HashPool {
     pub async fn run(
         &self,
         source: IpAddr,
+        standing: Standing,
         deadline: Instant,
         task: impl FnOnce() -> bool + Send + 'static,
     ) -> Result<bool, Busy> {
         let (started_tx, started) = oneshot::channel();
         let (done_tx, done) = oneshot::channel();
+        let tier = standing as usize;
         let id = {
             let mut state = self.shared.lock();
-            if state.queued >= self.capacity {
+            if state.queued[tier] >= self.capacity {
                 return Err(Busy);
             }
             if !state.workers_started {
@@ -128,17 +150,22 @@ impl HashPool {
             let id = state.next_id;
             let queue = state.sources.entry(source).or_default();
             let idle = queue.jobs.is_empty() && !queue.running;
+            if idle {
+                queue.tier = tier;
+            }
+            let waits_in = queue.tier;
             queue.jobs.push_back(Job {
                 id,
+                tier,
                 deadline,
                 task: Box::new(task),
                 started: started_tx,
                 done: done_tx,
             });
             if idle {
-                state.ready.push_back(source);
+                state.ready[waits_in].push_back(source);
             }
-            state.queued += 1;
+            state.queued[tier] += 1;
             id
         };
         let _queued = Queued {
@@ -171,13 +198,17 @@ impl Drop for Queued<'_> {
         let Some(position) = queue.jobs.iter().position(|job| job.id == self.id) else {
             return;
         };
-        queue.jobs.remove(position);
+        let Some(job) = queue.jobs.remove(position) else {
+            return;
+        };
         let forget = queue.jobs.is_empty() && !queue.running;
-        state.queued -= 1;
+        state.queued[job.tier] -= 1;
         if forget {
             state.sources.remove(&self.source);
             let source = self.source;
-            state.ready.retain(|s| *s != source);
+            for ready in &mut state.ready {
+                ready.retain(|s| *s != source);
+            }
         }
     }
 }
@@ -199,13 +230,17 @@ fn work(shared: &Shared) {
                 if state.closed {
                     return;
                 }
-                if let Some(source) = state.ready.pop_front() {
+                let next = match state.ready[0].pop_front() {
+                    Some(source) => Some(source),
+                    None => state.ready[1].pop_front(),
+                };
+                if let Some(source) = next {
                     let job = state.sources.get_mut(&source).and_then(|queue| {
                         queue.running = true;
                         queue.jobs.pop_front()
                     });
                     if let Some(job) = job {
-                        state.queued -= 1;
+                        state.queued[job.tier] -= 1;
                         break (source, job);
                     }
                     continue;
@@ -219,12 +254,12 @@ fn work(shared: &Shared) {
             let _ = job.done.send(verified);
         }
         let mut state = shared.lock();
-        let more = state.sources.get_mut(&source).is_some_and(|queue| {
+        let more = state.sources.get_mut(&source).and_then(|queue| {
             queue.running = false;
-            !queue.jobs.is_empty()
+            (!queue.jobs.is_empty()).then_some(queue.tier)
         });
-        if more {
-            state.ready.push_back(source);
+        if let Some(tier) = more {
+            state.ready[tier].push_back(source);
         } else {
             state.sources.remove(&source);
         }
@@ -269,6 +304,7 @@ mod tests {
             handles.push(tokio::spawn(async move {
                 pool.run(
                     source,
+                    Standing::Clean,
                     Instant::now() + Duration::from_secs(10),
                     move || {
                         if name == "a" {
@@ -299,13 +335,52 @@ mod tests {
         );
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn clean_sources_are_served_before_failing_ones() {
+        let pool = Arc::new(HashPool::new(1, 100, Duration::from_secs(10)));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut handles = Vec::new();
+        // One running, then ten failing sources queued, then a clean one.
+        for i in 0..12u8 {
+            let (standing, name) = match i {
+                11 => (Standing::Clean, "clean".to_owned()),
+                _ => (Standing::Failing, format!("failing-{i}")),
+            };
+            let (pool, order) = (pool.clone(), order.clone());
+            handles.push(tokio::spawn(async move {
+                pool.run(
+                    IpAddr::from([192, 0, 2, i]),
+                    standing,
+                    deadline,
+                    move || {
+                        std::thread::sleep(Duration::from_millis(20));
+                        order.lock().unwrap().push(name);
+                        true
+                    },
+                )
+                .await
+            }));
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        for handle in handles {
+            assert_eq!(handle.await.unwrap(), Ok(true));
+        }
+        let order = order.lock().unwrap().clone();
+        let clean = order.iter().position(|n| n == "clean").unwrap();
+        assert!(
+            clean <= 2,
+            "the clean source waited only for what was running: {order:?}"
+        );
+    }
+
     #[tokio::test]
     async fn a_task_that_cannot_start_in_time_or_finds_the_queue_full_is_busy() {
         let pool = Arc::new(HashPool::new(1, 2, Duration::from_millis(100)));
         let blocker = {
             let pool = pool.clone();
             tokio::spawn(async move {
-                pool.run(ip("192.0.2.1"), soon(), || {
+                pool.run(ip("192.0.2.1"), Standing::Clean, soon(), || {
                     std::thread::sleep(Duration::from_millis(400));
                     true
                 })
@@ -315,14 +390,17 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let waiting = {
             let pool = pool.clone();
-            tokio::spawn(async move { pool.run(ip("192.0.2.2"), soon(), || true).await })
+            tokio::spawn(async move {
+                pool.run(ip("192.0.2.2"), Standing::Clean, soon(), || true)
+                    .await
+            })
         };
         tokio::time::sleep(Duration::from_millis(10)).await;
         let ran = Arc::new(AtomicUsize::new(0));
         let queued_third = {
             let (pool, ran) = (pool.clone(), ran.clone());
             tokio::spawn(async move {
-                pool.run(ip("192.0.2.3"), soon(), move || {
+                pool.run(ip("192.0.2.3"), Standing::Clean, soon(), move || {
                     ran.fetch_add(1, Ordering::SeqCst);
                     true
                 })
@@ -331,7 +409,8 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert_eq!(
-            pool.run(ip("192.0.2.4"), soon(), || true).await,
+            pool.run(ip("192.0.2.4"), Standing::Clean, soon(), || true)
+                .await,
             Err(Busy),
             "two queued: the queue is full"
         );
@@ -344,9 +423,13 @@ mod tests {
             0,
             "a stale task is skipped, not run"
         );
-        assert_eq!(pool.run(ip("192.0.2.2"), soon(), || false).await, Ok(false));
+        assert_eq!(
+            pool.run(ip("192.0.2.2"), Standing::Clean, soon(), || false)
+                .await,
+            Ok(false)
+        );
         let state = pool.shared.lock();
-        assert_eq!(state.queued, 0, "timed-out jobs left the queue");
-        assert!(state.ready.is_empty());
+        assert_eq!(state.queued, [0, 0], "timed-out jobs left the queue");
+        assert!(state.ready.iter().all(VecDeque::is_empty));
     }
 }

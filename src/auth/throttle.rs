@@ -151,6 +151,13 @@ impl Throttle {
         .unwrap_or(Ok(()))
     }
 
+    /// Whether `address` has a counted failure in the window (its Argon2 checks then wait
+    /// behind those of sources that have none).
+    pub fn has_failed(&self, address: IpAddr) -> bool {
+        self.with_budget(address, false, |budget, _| !budget.failures.is_empty())
+            .unwrap_or(false)
+    }
+
     /// Settles a check that needed no reservation because it ended at once: `failures`
     /// failed verifications (0: it succeeded). The answer may be given only if the budget
     /// has room for them (for a success: any room at all); otherwise the source is

@@ -59,28 +59,40 @@ pub struct Player {
 }
 
 /// A player to create or to replace an existing one with. `id` and unknown fields are
-/// ignored.
+/// ignored. Text holds no control characters (U+0000–U+001F).
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", example)]
 pub struct PlayerRequest {
-    #[oai(validator(min_length = 1, max_length = 100))]
+    #[oai(validator(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F]*$"))]
     pub first_name: String,
-    #[oai(validator(max_length = 100), skip_serializing_if_is_none)]
+    #[oai(
+        validator(max_length = 100, pattern = r"^[^\u0000-\u001F]*$"),
+        skip_serializing_if_is_none
+    )]
     pub middle_name: Option<String>,
-    #[oai(validator(min_length = 1, max_length = 100))]
+    #[oai(validator(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F]*$"))]
     pub last_name: String,
     /// `YYYY-MM-DD`
     #[oai(skip_serializing_if_is_none)]
     pub date_of_birth: Option<NaiveDate>,
     #[oai(validator(minimum(value = "1"), maximum(value = "99")))]
     pub squad_number: i64,
-    #[oai(validator(min_length = 1, max_length = 100))]
+    #[oai(validator(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F]*$"))]
     pub position: String,
-    #[oai(validator(max_length = 100), skip_serializing_if_is_none)]
+    #[oai(
+        validator(max_length = 100, pattern = r"^[^\u0000-\u001F]*$"),
+        skip_serializing_if_is_none
+    )]
     pub abbr_position: Option<String>,
-    #[oai(validator(max_length = 100), skip_serializing_if_is_none)]
+    #[oai(
+        validator(max_length = 100, pattern = r"^[^\u0000-\u001F]*$"),
+        skip_serializing_if_is_none
+    )]
     pub team: Option<String>,
-    #[oai(validator(max_length = 100), skip_serializing_if_is_none)]
+    #[oai(
+        validator(max_length = 100, pattern = r"^[^\u0000-\u001F]*$"),
+        skip_serializing_if_is_none
+    )]
     pub league: Option<String>,
     /// Defaults to `false`.
     #[oai(skip_serializing_if_is_none)]
