@@ -105,7 +105,10 @@ def attack():
     while not stop.is_set():
         due = started + i / rate
         time.sleep(max(0.0, due - time.perf_counter()))
-        pool.submit(attack_one, i)
+        try:
+            pool.submit(attack_one, i)
+        except RuntimeError:  # shut down while sleeping
+            break
         i += 1
 threading.Thread(target=attack, daemon=True).start()
 firsts = []
@@ -123,6 +126,7 @@ secret = open(f"{work}/first-{probes}.secret").read().strip()
 status, ms = grant(f"first-{probes}", secret, "192.0.2.78")
 print(f"first grant of a hashed client under the burst: {status} in {ms:7.1f} ms")
 stop.set()
+time.sleep(0.1)
 pool.shutdown(wait=True)
 print(f"attack answers by status: {dict(sorted(statuses.items()))}")
 import os
