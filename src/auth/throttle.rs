@@ -220,8 +220,17 @@ impl Reservation {
         self.started.clone()
     }
 
+    /// Ends the verifications: counted as failures if they `failed`, else released.
     pub fn settle(mut self, failed: bool) {
+        self.end(failed);
+    }
+
+    /// Gives the reservation back, counting it as failures if `failed`; once.
+    fn end(&mut self, failed: bool) {
         let count = std::mem::take(&mut self.count);
+        if count == 0 {
+            return;
+        }
         self.throttle
             .with_budget(self.address, failed, |budget, now| {
                 budget.in_flight = budget.in_flight.saturating_sub(count);
@@ -236,19 +245,8 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        let count = self.count;
-        if count > 0 {
-            let charged = self.started.load(Ordering::Acquire);
-            self.throttle
-                .with_budget(self.address, charged, |budget, now| {
-                    budget.in_flight = budget.in_flight.saturating_sub(count);
-                    if charged {
-                        budget
-                            .failures
-                            .extend(std::iter::repeat_n(now, count as usize));
-                    }
-                });
-        }
+        let started = self.started.load(Ordering::Acquire);
+        self.end(started);
     }
 }
 
