@@ -321,16 +321,18 @@ pub const AUDIT: &str = "audit";
 /// The most characters of a client-supplied id an audit line holds.
 const AUDIT_ID_CHARS: usize = 128;
 
+/// A client-supplied id as an audit line holds it: an id a client made up may be as long
+/// as the body, so at most [`AUDIT_ID_CHARS`] characters, and `…` when cut.
+fn bounded_id(client_id: &str) -> std::borrow::Cow<'_, str> {
+    match client_id.char_indices().nth(AUDIT_ID_CHARS) {
+        Some((cut, _)) => format!("{}…", &client_id[..cut]).into(),
+        None => client_id.into(),
+    }
+}
+
 fn audit_refusal(client_id: &str, reason: &str, source: &str) {
-    // An id a client made up may be as long as the body: keep the log line bounded.
-    let shown: String;
-    let client_id = match client_id.char_indices().nth(AUDIT_ID_CHARS) {
-        Some((cut, _)) => {
-            shown = format!("{}…", &client_id[..cut]);
-            shown.as_str()
-        }
-        None => client_id,
-    };
+    let client_id = bounded_id(client_id);
+    let client_id = client_id.as_ref();
     tracing::warn!(
         target: AUDIT,
         event = "client_authentication_failed",
@@ -555,6 +557,15 @@ mod tests {
         let p =
             TokenParams::from_json(br#"{"grant_type":"client_credentials","x":1,"x":2}"#).unwrap();
         assert_eq!(p.grant_type.as_deref(), Some("client_credentials"));
+    }
+
+    #[test]
+    fn audit_lines_hold_at_most_128_characters_of_a_client_id() {
+        assert_eq!(bounded_id("svc"), "svc");
+        let long = "é".repeat(5000);
+        let shown = bounded_id(&long);
+        assert_eq!(shown.chars().count(), AUDIT_ID_CHARS + 1);
+        assert!(shown.ends_with('…'));
     }
 
     #[test]
