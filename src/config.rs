@@ -1156,7 +1156,9 @@ fn check_toml_syntax(file: &Path) -> Result<(), ConfigError> {
         .nth(line - 1)
         .and_then(|l| l.split_once('='))
         .map(|(key, _)| key.trim())
-        .filter(|key| is_setting_name(key));
+        .filter(|key| is_setting_name(key))
+        // Only the last part: the parts before it were not checked.
+        .map(|key| key.rsplit('.').next().unwrap_or(key));
     Err(ConfigError::new(format!(
         "{} is not valid TOML: syntax error at line {line}, column {column}{} (the line is not \
          shown: it may hold a secret)",

@@ -382,6 +382,9 @@ impl ClientRegistry {
         count: u32,
         throttle: &Arc<Throttle>,
     ) -> Result<Result<Authenticated<'a>, Refusal>, AuthError> {
+        // One deadline for all of this request's waiting: for another's verification,
+        // then for its own Argon2 runs.
+        let deadline = Instant::now() + self.pool.max_wait();
         let key = {
             let mut mac = self.digest_key.clone();
             for (id, secret) in candidates {
@@ -413,11 +416,15 @@ impl ClientRegistry {
                 Err(mut receiver) => {
                     // The leader answers, or goes away without an answer (throttled,
                     // busy, abandoned): then this request tries for itself.
-                    let shared = receiver
-                        .wait_for(Option::is_some)
-                        .await
-                        .ok()
-                        .and_then(|v| v.clone());
+                    let waited = tokio::time::timeout_at(
+                        deadline.into(),
+                        receiver.wait_for(Option::is_some),
+                    )
+                    .await;
+                    let shared = match waited {
+                        Ok(answer) => answer.ok().and_then(|v| v.clone()),
+                        Err(_) => return Err(AuthError::Busy),
+                    };
                     match shared {
                         Some(Shared::Found(id, secret)) => {
                             return Ok(self
@@ -438,13 +445,11 @@ impl ClientRegistry {
             .reserve(source, count)
             .map_err(AuthError::Throttled)?;
         let pool_key = Throttle::key(source);
-        let standing = if throttle.has_failed(source) {
-            Standing::Failing
-        } else {
+        let standing = if reservation.clean() {
             Standing::Clean
+        } else {
+            Standing::Failing
         };
-        // One deadline for every Argon2 run of this request.
-        let deadline = Instant::now() + self.pool.max_wait();
         let started = reservation.started_flag();
         let mut outcome = Err(refusal);
         for check in slow {
@@ -457,6 +462,8 @@ impl ClientRegistry {
                 })
                 .await;
             let Ok(verified) = verified else {
+                // No answer is given, so nothing is learnt: nothing is counted.
+                reservation.settle(false);
                 flight.publish(Shared::Busy);
                 return Err(AuthError::Busy);
             };

@@ -135,16 +135,22 @@ impl HashPool {
                 return Err(Busy);
             }
             if !state.workers_started {
-                state.workers_started = true;
+                let mut spawned = 0;
                 for index in 0..self.threads {
                     let shared = self.shared.clone();
-                    let spawned = std::thread::Builder::new()
+                    match std::thread::Builder::new()
                         .name(format!("argon2-{index}"))
-                        .spawn(move || work(&shared));
-                    if let Err(e) = spawned {
-                        tracing::error!(error = %e, "cannot start an Argon2 thread");
+                        .spawn(move || work(&shared))
+                    {
+                        Ok(_) => spawned += 1,
+                        Err(e) => tracing::error!(error = %e, "cannot start an Argon2 thread"),
                     }
                 }
+                // With no thread nothing would ever run: try again with the next check.
+                if spawned == 0 {
+                    return Err(Busy);
+                }
+                state.workers_started = true;
             }
             state.next_id += 1;
             let id = state.next_id;
@@ -249,14 +255,23 @@ fn work(shared: &Shared) {
             }
         };
         let abandoned = job.done.is_closed();
-        if !abandoned && Instant::now() <= job.deadline && job.started.send(()).is_ok() {
+        if !abandoned
+            && Instant::now() <= job.deadline
+            && job.started.send(()).is_ok()
+            // The request may have given up between the two checks.
+            && !job.done.is_closed()
+        {
             let verified = std::panic::catch_unwind(AssertUnwindSafe(job.task)).unwrap_or(false);
             let _ = job.done.send(verified);
         }
         let mut state = shared.lock();
+        // The source waits in the queue of its next job's standing: its failing jobs do
+        // not ride the clean queue behind a clean one.
         let more = state.sources.get_mut(&source).and_then(|queue| {
             queue.running = false;
-            (!queue.jobs.is_empty()).then_some(queue.tier)
+            let tier = queue.jobs.front()?.tier;
+            queue.tier = tier;
+            Some(tier)
         });
         if let Some(tier) = more {
             state.ready[tier].push_back(source);

@@ -151,13 +151,6 @@ impl Throttle {
         .unwrap_or(Ok(()))
     }
 
-    /// Whether `address` has a counted failure in the window (its Argon2 checks then wait
-    /// behind those of sources that have none).
-    pub fn has_failed(&self, address: IpAddr) -> bool {
-        self.with_budget(address, false, |budget, _| !budget.failures.is_empty())
-            .unwrap_or(false)
-    }
-
     /// Settles a check that needed no reservation because it ended at once: `failures`
     /// failed verifications (0: it succeeded). The answer may be given only if the budget
     /// has room for them (for a success: any room at all); otherwise the source is
@@ -186,19 +179,22 @@ impl Throttle {
         count: u32,
     ) -> Result<Reservation, Throttled> {
         let (max, window) = (u64::from(self.max_failures), self.window);
-        self.with_budget(address, true, |budget, now| {
-            if budget.used() + u64::from(count) > max {
-                return Err(budget.throttled(now, window, max));
-            }
-            budget.in_flight += count;
-            Ok(())
-        })
-        .unwrap_or(Ok(()))?;
+        let clean = self
+            .with_budget(address, true, |budget, now| {
+                if budget.used() + u64::from(count) > max {
+                    return Err(budget.throttled(now, window, max));
+                }
+                let clean = budget.used() == 0;
+                budget.in_flight += count;
+                Ok(clean)
+            })
+            .unwrap_or(Ok(true))?;
         Ok(Reservation {
             throttle: self.clone(),
             address,
             count,
             started: Arc::new(AtomicBool::new(false)),
+            clean,
         })
     }
 }
@@ -212,9 +208,17 @@ pub struct Reservation {
     address: IpAddr,
     count: u32,
     started: Arc<AtomicBool>,
+    clean: bool,
 }
 
 impl Reservation {
+    /// Whether the source had neither a counted failure nor a verification under way when
+    /// this was reserved: a client starting up, not a guesser (whose second concurrent
+    /// guess is no longer clean).
+    pub fn clean(&self) -> bool {
+        self.clean
+    }
+
     /// A flag for the work to raise when it starts.
     pub fn started_flag(&self) -> Arc<AtomicBool> {
         self.started.clone()
@@ -397,6 +401,21 @@ mod tests {
         assert!(t.settle(a, 1).is_ok());
         let wait = t.check(a).unwrap_err().retry_after;
         assert!((59..=60).contains(&wait), "{wait}");
+    }
+
+    #[test]
+    fn only_a_source_with_nothing_counted_and_nothing_in_flight_is_clean() {
+        let t = throttle(10);
+        let a = ip("192.0.2.1");
+        let first = t.reserve(a, 1).unwrap();
+        assert!(first.clean());
+        // A burst of guesses: only the first is clean.
+        let second = t.reserve(a, 1).unwrap();
+        assert!(!second.clean());
+        drop(second);
+        first.settle(true);
+        assert!(!t.reserve(a, 1).unwrap().clean(), "a counted failure");
+        assert!(t.reserve(ip("192.0.2.2"), 2).unwrap().clean());
     }
 
     #[test]
