@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL server on 127.0.0.1 for the tests and prints its URL.
 #   .ci/postgres.sh start [DIR] [PORT]   -> prints postgres://postgres@127.0.0.1:PORT/postgres
+#                                           (PORT: a free one by default; a fixed port once
+#                                           collided with a test server's ephemeral port)
 #   .ci/postgres.sh stop  [DIR]
 # Installs Debian's postgresql if needed. PostgreSQL refuses to run as root, so the cluster
 # is created and run by the postgres user in DIR (default /tmp/players-api-pg).
 set -euo pipefail
 action="${1:?start or stop}"
 dir="${2:-/tmp/players-api-pg}"
-port="${3:-55432}"
+port="${3:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 if [ "$(id -u)" -eq 0 ]; then as_postgres=(runuser -u postgres --); apt_get=(apt-get); else as_postgres=(sudo -u postgres); apt_get=(sudo apt-get); fi
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
 case "$action" in
