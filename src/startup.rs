@@ -269,13 +269,19 @@ impl Reloader {
     /// an invalid client list keeps the previous clients. Returns whether the clients
     /// were replaced, and counts it in `config_reloads_total`.
     pub async fn reload(&self) -> bool {
-        if let Err(e) = Config::load() {
-            tracing::error!(
-                "the configuration no longer loads (settings other than clients take effect only at \
-                 start-up, and a restart would fail): {e}"
-            );
-        }
-        let applied = match Config::load_clients() {
+        // The whole configuration is read once; only when it fails is the client list
+        // read on its own, to replace the clients all the same.
+        let clients = match Config::load() {
+            Ok((config, _)) => Ok(config.clients),
+            Err(e) => {
+                tracing::error!(
+                    "the configuration no longer loads (settings other than clients take effect \
+                     only at start-up, and a restart would fail): {e}"
+                );
+                Config::load_clients()
+            }
+        };
+        let applied = match clients {
             Ok(configs) => {
                 let current = self.clients.current();
                 let count = configs.len();
