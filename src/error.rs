@@ -336,34 +336,18 @@ impl Error {
                 }
                 response
             }
-            Error::TooManyRequests { retry_after } => {
-                let body = OAuthErrorBody {
-                    error: "too_many_requests".to_owned(),
-                    error_description:
-                        "Too many failed client authentications from this address; retry later"
-                            .to_owned(),
-                };
-                let mut response = json_response(status, "application/json", &body);
-                no_store(&mut response);
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
-                response
-            }
-            Error::HashingBusy => {
-                let body = OAuthErrorBody {
-                    error: "temporarily_unavailable".to_owned(),
-                    error_description:
-                        "Too many client authentications are waiting to be checked; retry shortly"
-                            .to_owned(),
-                };
-                let mut response = json_response(status, "application/json", &body);
-                no_store(&mut response);
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                response
-            }
+            Error::TooManyRequests { retry_after } => retry_later(
+                status,
+                "too_many_requests",
+                "Too many failed client authentications from this address; retry later",
+                *retry_after,
+            ),
+            Error::HashingBusy => retry_later(
+                status,
+                "temporarily_unavailable",
+                "Too many client authentications are waiting to be checked; retry shortly",
+                1,
+            ),
             Error::Unavailable => {
                 let mut response = problem_response(
                     status,
@@ -490,6 +474,21 @@ fn invalid_token_parts(reason: TokenRejection) -> (bytes::Bytes, HeaderValue) {
         .cloned()
         .unwrap_or_else(|| render(reason));
     (body, challenge)
+}
+
+/// A token-endpoint refusal that says when to come back: the OAuth error body,
+/// `Cache-Control: no-store` and `Retry-After` (429 and 503).
+fn retry_later(status: StatusCode, error: &str, description: &str, retry_after: u64) -> Response {
+    let body = OAuthErrorBody {
+        error: error.to_owned(),
+        error_description: description.to_owned(),
+    };
+    let mut response = json_response(status, "application/json", &body);
+    no_store(&mut response);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
 }
 
 const BASIC_CHALLENGE: &str = "Basic realm=\"players\"";
