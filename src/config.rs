@@ -43,8 +43,6 @@ pub const PROFILE_VAR: &str = "APP_PROFILE";
 pub const DEFAULT_CONFIG_FILE: &str = "Rocket.toml";
 const ENV_PREFIX: &str = "APP_";
 
-/// The smallest HMAC key accepted (RFC 7518 §3.2).
-pub const MIN_KEY_BYTES: usize = keys::MIN_HMAC_KEY_BYTES;
 /// The shortest plaintext client secret the release checks accept: RFC 6749 §10.10 asks
 /// for secrets of high entropy, and 32 random bytes is what `create-client` makes.
 pub const MIN_RELEASE_SECRET_BYTES: usize = 32;
@@ -836,7 +834,6 @@ impl TryFrom<RawConfig> for Config {
         }
         let keys = KeySet::new(&current, &previous, &base_validation(&issuer, &audience))
             .map_err(ConfigError::new)?;
-        let previous_keys = previous;
         let expires_in_seconds = raw.jwt.expires_in_seconds;
         if !(1..=MAX_TOKEN_LIFETIME_SECONDS).contains(&expires_in_seconds) {
             return Err(ConfigError::new(format!(
@@ -905,7 +902,7 @@ impl TryFrom<RawConfig> for Config {
             behind_proxy: raw.tls.behind_proxy,
             jwt: JwtConfig {
                 current,
-                previous: previous_keys,
+                previous,
                 keys: Arc::new(keys),
                 issuer,
                 audience,

@@ -258,11 +258,6 @@ impl ClientRegistry {
         mac.finalize().into_bytes().into()
     }
 
-    /// The pool this registry verifies on.
-    pub fn pool(&self) -> Arc<HashPool> {
-        self.pool.clone()
-    }
-
     /// The slowest a failed check of one candidate can be with these clients: the Argon2
     /// runs of the client with the costliest hashes, as measured.
     pub fn failure_floor(&self) -> Duration {
@@ -283,12 +278,19 @@ impl ClientRegistry {
         throttle: &Arc<Throttle>,
     ) -> Result<Authenticated<'_>, AuthError> {
         let started = tokio::time::Instant::now();
-        let mut distinct: Vec<(&str, &str)> = Vec::with_capacity(candidates.len());
-        for candidate in candidates {
-            if !distinct.contains(candidate) {
-                distinct.push(*candidate);
+        // Repeats count once; a slice without any (the usual case) is used as it is.
+        let repeats = (1..candidates.len()).any(|i| candidates[..i].contains(&candidates[i]));
+        let distinct: std::borrow::Cow<'_, [(&str, &str)]> = if repeats {
+            let mut distinct = Vec::with_capacity(candidates.len());
+            for candidate in candidates {
+                if !distinct.contains(candidate) {
+                    distinct.push(*candidate);
+                }
             }
-        }
+            distinct.into()
+        } else {
+            candidates.into()
+        };
         let count = distinct.len().max(1) as u32;
         let source = source.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let outcome = match self.check_cheaply(&distinct) {
