@@ -3,7 +3,7 @@
 //! | variant | status | body |
 //! |---|---|---|
 //! | [`Error::OAuth`] | 400, 401 or 413 | RFC 6749 §5.2 `{"error","error_description"}`, `Cache-Control: no-store` |
-//! | [`Error::MissingToken`] | 401 | problem+json, `WWW-Authenticate: Bearer realm="players"` (RFC 6750 §3.1: no error code) |
+//! | [`Error::MissingToken`], [`Error::NotBearer`] | 401 | problem+json, `WWW-Authenticate: Bearer realm="players"` (RFC 6750 §3.1: no error code) |
 //! | [`Error::InvalidToken`] | 401 | problem+json with `error`, challenge with `error="invalid_token"` |
 //! | [`Error::AmbiguousAuthorization`] | 400 | problem+json with `error`, challenge with `error="invalid_request"` |
 //! | [`Error::InsufficientScope`] | 403 | problem+json with `error`, challenge with `error="insufficient_scope"` and `scope` |
@@ -136,6 +136,8 @@ pub enum Error {
         code: OAuthCode,
         description: &'static str,
         status: StatusCode,
+        /// Whether a 401 carries `WWW-Authenticate: Basic` (see [`Error::invalid_client`]).
+        challenge: bool,
     },
     /// The token endpoint refuses an address that failed client authentication too often.
     #[error("too many requests")]
@@ -150,6 +152,10 @@ pub enum Error {
     /// A protected operation was called without a Bearer token.
     #[error("missing bearer token")]
     MissingToken,
+    /// A protected operation was called with credentials in another scheme (or a token
+    /// pasted without its scheme): no Bearer token either, but the detail says so.
+    #[error("authorization is not bearer")]
+    NotBearer,
     /// The Bearer token was not accepted, and why.
     #[error("invalid token: {}", .0.description())]
     InvalidToken(TokenRejection),
@@ -193,6 +199,21 @@ impl Error {
             code,
             description,
             status,
+            challenge: code == OAuthCode::InvalidClient,
+        }
+    }
+
+    /// 401 `invalid_client`. `from_script` is whether the request came from a browser's
+    /// script (it carries `Origin` or `X-Requested-With`): a browser answers a `Basic`
+    /// challenge on such a request with its own login dialog (or, headless, holds the
+    /// request) instead of letting the page see the error, so the challenge is left out.
+    /// Every other client gets it (RFC 6749 §5.2, RFC 9110 §15.5.2).
+    pub fn invalid_client(from_script: bool) -> Self {
+        Error::OAuth {
+            code: OAuthCode::InvalidClient,
+            description: "Client authentication failed",
+            status: StatusCode::UNAUTHORIZED,
+            challenge: !from_script,
         }
     }
 
@@ -202,6 +223,7 @@ impl Error {
             code: OAuthCode::InvalidRequest,
             description: "The request body is too large",
             status: StatusCode::PAYLOAD_TOO_LARGE,
+            challenge: false,
         }
     }
 
@@ -211,6 +233,7 @@ impl Error {
             code: OAuthCode::InvalidRequest,
             description: "The request body did not arrive in time",
             status: StatusCode::REQUEST_TIMEOUT,
+            challenge: false,
         }
     }
 
@@ -286,7 +309,9 @@ impl ResponseError for Error {
             Error::OAuth { status, .. } => *status,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable | Error::HashingBusy => StatusCode::SERVICE_UNAVAILABLE,
-            Error::MissingToken | Error::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Error::MissingToken | Error::NotBearer | Error::InvalidToken(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             Error::AmbiguousAuthorization => StatusCode::BAD_REQUEST,
             Error::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -318,7 +343,10 @@ impl Error {
         let status = self.status();
         match self {
             Error::OAuth {
-                code, description, ..
+                code,
+                description,
+                challenge,
+                ..
             } => {
                 let body = OAuthErrorBody {
                     error: code.as_str().to_owned(),
@@ -326,9 +354,10 @@ impl Error {
                 };
                 let mut response = json_response(status, "application/json", &body);
                 no_store(&mut response);
-                if *code == OAuthCode::InvalidClient {
+                if *challenge {
                     // RFC 6749 §5.2 requires the challenge when Basic was used; RFC 9110
-                    // §15.5.2 requires one on every 401, so it is always sent.
+                    // §15.5.2 requires one on every 401, so it is sent to every client
+                    // but a browser's script (see `Error::invalid_client`).
                     response.headers_mut().insert(
                         header::WWW_AUTHENTICATE,
                         HeaderValue::from_static(BASIC_CHALLENGE),
@@ -358,14 +387,14 @@ impl Error {
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
                 response
             }
-            Error::MissingToken => {
-                let mut response = problem_response(
-                    status,
-                    &problem(
-                        status,
-                        "A Bearer access token is required for this operation",
-                    ),
-                );
+            Error::MissingToken | Error::NotBearer => {
+                let detail = if matches!(self, Error::MissingToken) {
+                    "A Bearer access token is required for this operation"
+                } else {
+                    "The Authorization header does not use the Bearer scheme"
+                };
+                // RFC 6750 §3.1: no error code when the request has no Bearer credentials.
+                let mut response = problem_response(status, &problem(status, detail));
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(BEARER_CHALLENGE),

@@ -155,26 +155,26 @@ pub fn has_several_authorizations(request: &Request) -> bool {
     values.next().is_some() && values.next().is_some()
 }
 
-/// The token of an `Authorization: Bearer` header (scheme case-insensitive, RFC 9110
-/// §11.1), or `None` when there is no header or it uses another scheme.
-fn bearer_token(request: &Request) -> Option<&str> {
-    parse_bearer(
-        request
-            .headers()
-            .get(header::AUTHORIZATION)?
-            .to_str()
-            .ok()?,
-    )
-}
-
-/// The token of an `Authorization` value in the Bearer scheme. `Bearer` alone (trailing
-/// spaces are trimmed by the HTTP stack) is a Bearer attempt with an empty token, which is
-/// invalid rather than absent.
+/// The token of an `Authorization` value in the Bearer scheme (case-insensitive, RFC 9110
+/// §11.1), or `None` for another scheme or none. `Bearer` alone (trailing spaces are
+/// trimmed by the HTTP stack) is a Bearer attempt with an empty token, which is invalid
+/// rather than absent.
 fn parse_bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim_matches(' '))
+}
+
+/// Whether `token` is a `b64token` (RFC 6750 §2.1), the only form a Bearer credential
+/// takes: `Bearer Bearer <token>` or a token with a stray quote or space is malformed,
+/// and is refused as such before any signature is computed.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
 /// Proof that the request carried a valid access token allowing the write `S` (its narrow
@@ -241,8 +241,14 @@ impl<'a, S: WriteScope> ApiExtractor<'a> for BearerAuth<S> {
         if has_several_authorizations(request) {
             return Err(Error::AmbiguousAuthorization.into());
         }
-        let token = bearer_token(request).ok_or(Error::MissingToken)?;
-        if token.is_empty() {
+        let value = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .ok_or(Error::MissingToken)?;
+        // Not UTF-8 cannot be a b64token either: decoded lossily, it is refused below.
+        let value = String::from_utf8_lossy(value.as_bytes());
+        let token = parse_bearer(&value).ok_or(Error::NotBearer)?;
+        if !is_b64token(token) {
             return Err(Error::InvalidToken(TokenRejection::Malformed).into());
         }
         let validator = request.data::<Arc<TokenValidator>>().ok_or_else(|| {
@@ -275,6 +281,25 @@ mod tests {
         assert_eq!(parse_bearer("Bearer"), Some(""));
         assert_eq!(parse_bearer("Basic abc"), None);
         assert_eq!(parse_bearer("Bearerabc"), None);
+    }
+
+    #[test]
+    fn b64token_syntax() {
+        assert!(is_b64token("eyJ.a-b_c.~+/=="));
+        assert!(is_b64token("abc="));
+        for bad in [
+            "",
+            "=",
+            "a=b",
+            "Bearer abc",
+            "a b",
+            "\"abc\"",
+            "abc,",
+            "a%b",
+            "é",
+        ] {
+            assert!(!is_b64token(bad), "{bad}");
+        }
     }
 
     proptest! {

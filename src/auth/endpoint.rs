@@ -96,7 +96,9 @@ pub enum TokenResponses {
     #[allow(dead_code)]
     Unauthorized(
         Json<OAuthErrorBody>,
-        /// `Basic realm="players"`.
+        /// `Basic realm="players"`, except on a request carrying `Origin` or
+        /// `X-Requested-With` (a browser's script), where it would open the browser's
+        /// own login dialog.
         #[oai(header = "WWW-Authenticate")]
         String,
         /// Always `no-store`.
@@ -212,8 +214,11 @@ fn invalid_request(description: &'static str) -> Error {
     Error::oauth(OAuthCode::InvalidRequest, description)
 }
 
-fn invalid_client() -> Error {
-    Error::oauth(OAuthCode::InvalidClient, "Client authentication failed")
+/// Whether the request was sent by a browser's script: browsers add `Origin` to every
+/// script POST, and Swagger UI (like jQuery-era libraries) sends `X-Requested-With`.
+fn from_script(request: &Request) -> bool {
+    let headers = request.headers();
+    headers.contains_key(poem::http::header::ORIGIN) || headers.contains_key("x-requested-with")
 }
 
 /// The token request body, `application/x-www-form-urlencoded` (the standard) or
@@ -280,15 +285,15 @@ pub struct BasicCredentials {
     pub secret: String,
 }
 
-/// `None` without a Basic header, `Some(Err)` for one that cannot be decoded.
-fn basic_credentials(request: &Request) -> Option<Result<BasicCredentials, Error>> {
+/// `None` without a Basic header, `Some(None)` for one that cannot be decoded.
+fn basic_credentials(request: &Request) -> Option<Option<BasicCredentials>> {
     let value = request.headers().get(poem::http::header::AUTHORIZATION)?;
     let value = value.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    Some(decode_basic(encoded.trim_matches(' ')).ok_or_else(invalid_client))
+    Some(decode_basic(encoded.trim_matches(' ')))
 }
 
 fn decode_basic(encoded: &str) -> Option<BasicCredentials> {
@@ -439,10 +444,11 @@ impl TokenApi {
         }
 
         let shown_source = address.0.map(|a| a.to_string()).unwrap_or_default();
+        let from_script = from_script(request);
         let refuse = |client_id: &str, reason: &str| {
             audit_refusal(client_id, reason, &shown_source);
             metrics.authentication_failed(reason);
-            invalid_client()
+            Error::invalid_client(from_script)
         };
         let throttled = |throttled: Throttled| {
             metrics.throttled();
@@ -463,9 +469,8 @@ impl TokenApi {
         };
         let found = match basic {
             Some(credentials) => {
-                let raw = match credentials {
-                    Ok(raw) => raw,
-                    Err(_) => return Err(unusable("-", "malformed_basic")),
+                let Some(raw) = credentials else {
+                    return Err(unusable("-", "malformed_basic"));
                 };
                 // RFC 6749 §2.3.1 form-encodes id and secret; Swagger UI and several
                 // libraries do not. Try the decoded form, then the raw one.

@@ -46,13 +46,17 @@ async fn delete_with(app: &TestApp, authorization: Option<&str>) -> reqwest::Res
     request.send().await.unwrap()
 }
 
-async fn assert_no_credentials(response: reqwest::Response) {
+const NO_TOKEN: &str = "A Bearer access token is required for this operation";
+const NOT_BEARER: &str = "The Authorization header does not use the Bearer scheme";
+
+async fn assert_no_credentials(response: reqwest::Response, detail: &str) {
     assert_eq!(
         header(response.headers(), "www-authenticate"),
         Some("Bearer realm=\"players\"")
     );
     let body = problem(response, 401).await;
     assert!(body.get("error").is_none(), "{body}");
+    assert_eq!(body["detail"], detail);
 }
 
 async fn assert_invalid_token(response: reqwest::Response) -> String {
@@ -81,15 +85,47 @@ async fn writes_without_credentials_get_a_bare_bearer_challenge() {
         app.http.delete(app.url("/players/squadnumber/10")),
     ];
     for request in requests {
-        assert_no_credentials(request.send().await.unwrap()).await;
+        assert_no_credentials(request.send().await.unwrap(), NO_TOKEN).await;
     }
 }
 
+/// Another scheme is no Bearer credentials (RFC 6750 §3.1: no error code), and the
+/// detail says what is wrong with the header, not that it is missing.
 #[tokio::test]
 async fn another_scheme_counts_as_no_credentials() {
     let app = spawn_app().await;
-    assert_no_credentials(delete_with(&app, Some("Basic Zm9vOmJhcg==")).await).await;
-    assert_no_credentials(delete_with(&app, Some("Token abc")).await).await;
+    let token = app.token().await;
+    for value in [
+        "Basic Zm9vOmJhcg==".to_owned(),
+        "Token abc".to_owned(),
+        // A token pasted without its scheme.
+        token.clone(),
+        format!(" {token}"),
+    ] {
+        assert_no_credentials(delete_with(&app, Some(&value)).await, NOT_BEARER).await;
+    }
+}
+
+/// A token that is not a `b64token` (RFC 6750 §2.1), e.g. `Bearer Bearer <token>` (what
+/// a paste into Swagger UI's bearerAuth box gives), is malformed, whatever its signature.
+#[tokio::test]
+async fn a_token_outside_the_b64token_syntax_is_malformed() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    for value in [
+        format!("Bearer Bearer {token}"),
+        format!("Bearer {token} extra"),
+        format!("Bearer \"{token}\""),
+        format!("Bearer {token},"),
+        "Bearer a.b.c%".to_owned(),
+    ] {
+        let response = delete_with(&app, Some(&value)).await;
+        let challenge = assert_invalid_token(response).await;
+        assert!(
+            challenge.ends_with("error_description=\"The access token is malformed\""),
+            "{value}: {challenge}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -103,7 +139,7 @@ async fn no_token_and_a_bad_body_is_401_not_400() {
         .send()
         .await
         .unwrap();
-    assert_no_credentials(response).await;
+    assert_no_credentials(response, NO_TOKEN).await;
     let response = app
         .http
         .post(app.url("/players"))
@@ -112,7 +148,7 @@ async fn no_token_and_a_bad_body_is_401_not_400() {
         .send()
         .await
         .unwrap();
-    assert_no_credentials(response).await;
+    assert_no_credentials(response, NO_TOKEN).await;
 }
 
 #[tokio::test]
@@ -425,7 +461,7 @@ async fn a_token_in_the_query_string_is_ignored() {
         .send()
         .await
         .unwrap();
-    assert_no_credentials(response).await;
+    assert_no_credentials(response, NO_TOKEN).await;
 }
 
 #[tokio::test]

@@ -466,3 +466,61 @@ async fn hostile_token_requests_get_their_exact_errors() {
     oauth_error(response, 400, "invalid_request").await;
     assert_eq!(app.get("/health").await.status(), 200);
 }
+
+/// A browser answers `WWW-Authenticate: Basic` on a script's request with its own login
+/// dialog (Swagger UI's Authorize dialog, Try it out): requests a script sends (`Origin`
+/// or `X-Requested-With`) get the same refusal without the challenge; others keep it.
+#[tokio::test]
+async fn script_requests_get_invalid_client_without_a_basic_challenge() {
+    let app = spawn_app_with("throttle = { max_failures = 100, window_seconds = 60 }").await;
+    let plain = app
+        .post_token_with(
+            &basic(CLIENT_ID, "wrong"),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(
+        header(plain.headers(), "www-authenticate"),
+        Some("Basic realm=\"players\"")
+    );
+    let expected = oauth_error(plain, 401, "invalid_client").await;
+
+    let marks: [&[(&str, &str)]; 4] = [
+        &[("Origin", "http://localhost:9000")],
+        &[("Origin", "null")],
+        &[("X-Requested-With", "XMLHttpRequest")],
+        &[
+            ("Origin", "https://elsewhere.example"),
+            ("X-Requested-With", "XMLHttpRequest"),
+        ],
+    ];
+    for mark in marks {
+        let attempts = [
+            app.http
+                .post(app.token_url())
+                .header("Authorization", basic(CLIENT_ID, "wrong"))
+                .form(&[("grant_type", "client_credentials"), ("scope", "")]),
+            app.http.post(app.token_url()).form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "nobody"),
+                ("client_secret", "wrong"),
+            ]),
+            app.http
+                .post(app.token_url())
+                .form(&[("grant_type", "client_credentials")]),
+        ];
+        for attempt in attempts {
+            let attempt = mark.iter().fold(attempt, |request, (name, value)| {
+                request.header(*name, *value)
+            });
+            let response = attempt.send().await.unwrap();
+            assert_eq!(
+                header(response.headers(), "www-authenticate"),
+                None,
+                "{mark:?}"
+            );
+            assert_eq!(header(response.headers(), "pragma"), Some("no-cache"));
+            assert_eq!(oauth_error(response, 401, "invalid_client").await, expected);
+        }
+    }
+}
