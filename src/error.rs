@@ -237,6 +237,22 @@ impl Error {
         }
     }
 
+    /// The JSON body this error is answered with, exactly as sent: the OpenAPI document's
+    /// error examples are rendered by the same code that answers requests.
+    pub fn body_json(&self) -> Option<serde_json::Value> {
+        use std::{
+            future::Future,
+            pin::pin,
+            task::{Context, Poll, Waker},
+        };
+        // Every error body is built in memory, so reading it completes on the first poll.
+        let mut read = pin!(self.as_response().into_body().into_bytes());
+        match read.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(bytes)) => serde_json::from_slice(&bytes).ok(),
+            _ => None,
+        }
+    }
+
     /// Logs an unexpected failure (never its request data) and hides it from the client.
     pub fn internal(context: &'static str, cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "{context}");

@@ -7,16 +7,18 @@
 //! `openapi/openapi.json`.
 
 use poem_openapi::{OpenApiService, Tags};
+use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::Value;
 
 use crate::{
     auth::{
         TokenApi,
         bearer::{BEARER_SCHEME, OAUTH2_SCHEME},
-        discovery::DiscoveryApi,
+        discovery::{DiscoveryApi, NO_PUBLISHED_KEYS},
     },
+    error::{Error, FieldError, OAuthCode},
     health::HealthApi,
-    players::PlayersApi,
+    players::{PlayersApi, api::NO_SUCH_PLAYER, store::SQUAD_NUMBER_TAKEN},
 };
 
 #[derive(Tags)]
@@ -50,7 +52,7 @@ pub fn document(service: &OpenApiService<Apis, ()>) -> String {
     let raw = service.spec();
     let finished = serde_json::from_str::<Value>(&raw)
         .map(finish)
-        .and_then(|v| serde_json::to_string_pretty(&v));
+        .and_then(|v| serde_json::to_string_pretty(&Ordered(&v)));
     match finished {
         Ok(mut text) => {
             text.push('\n');
@@ -114,7 +116,159 @@ fn finish(mut doc: Value) -> Value {
             }
         }
     }
+    add_error_examples(&mut doc);
+    // Try it out on the token operation starts from the development client (the
+    // document is the same in every profile, and never names a secret).
+    if let Some(properties) = doc.pointer_mut("/components/schemas/TokenRequest/properties") {
+        for (name, example) in [("client_id", "foobarbaz"), ("scope", "api:write")] {
+            if let Some(property) = properties.get_mut(name).and_then(Value::as_object_mut) {
+                property.insert("example".to_owned(), Value::from(example));
+            }
+        }
+    }
     doc
+}
+
+/// The order of `components.securitySchemes`, which is the order of Swagger UI's
+/// Authorize dialog: the client-credentials form first, since that is how most people
+/// authorise. Schemes not listed follow in name order.
+const SCHEME_ORDER: [&str; 2] = [OAUTH2_SCHEME, BEARER_SCHEME];
+
+/// Serialises the document as serde_json would (its maps are sorted by key), except
+/// that `components.securitySchemes` follows [`SCHEME_ORDER`]. Done here rather than
+/// with serde_json's `preserve_order`, which would reorder the whole committed document.
+struct Ordered<'a>(&'a Value);
+/// `components`, whose `securitySchemes` member is written in order.
+struct Components<'a>(&'a Value);
+/// The `securitySchemes` object, in [`SCHEME_ORDER`].
+struct Schemes<'a>(&'a serde_json::Map<String, Value>);
+
+impl Serialize for Ordered<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Value::Object(root) = self.0 else {
+            return self.0.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(Some(root.len()))?;
+        for (key, value) in root {
+            if key == "components" {
+                map.serialize_entry(key, &Components(value))?;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+impl Serialize for Components<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Value::Object(components) = self.0 else {
+            return self.0.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(Some(components.len()))?;
+        for (key, value) in components {
+            match value {
+                Value::Object(schemes) if key == "securitySchemes" => {
+                    map.serialize_entry(key, &Schemes(schemes))?
+                }
+                _ => map.serialize_entry(key, value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+impl Serialize for Schemes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let rank = |name: &str| {
+            SCHEME_ORDER
+                .iter()
+                .position(|n| *n == name)
+                .unwrap_or(SCHEME_ORDER.len())
+        };
+        let mut entries: Vec<(&String, &Value)> = self.0.iter().collect();
+        // Stable: unlisted schemes keep their name order.
+        entries.sort_by_key(|(name, _)| rank(name));
+        let mut map = serializer.serialize_map(Some(entries.len()))?;
+        for (name, scheme) in entries {
+            map.serialize_entry(name, scheme)?;
+        }
+        map.end()
+    }
+}
+
+/// Gives every documented error response an example: the body the server really sends
+/// for a typical case of that status, rendered by [`Error`] itself (so never
+/// `"status": 0`, and never out of date).
+fn add_error_examples(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, operations) in paths.iter_mut() {
+        let Some(operations) = operations.as_object_mut() else {
+            continue;
+        };
+        for (method, operation) in operations.iter_mut() {
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                let Some(error) = status
+                    .parse()
+                    .ok()
+                    .and_then(|status| typical_error(path, method, status))
+                else {
+                    continue;
+                };
+                let Some(example) = error.body_json() else {
+                    continue;
+                };
+                if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
+                    for media in content.values_mut().filter_map(Value::as_object_mut) {
+                        media.insert("example".to_owned(), example.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The typical error behind `status` on an operation, in the format that path answers in.
+fn typical_error(path: &str, method: &str, status: u16) -> Option<Error> {
+    if path == crate::auth::bearer::TOKEN_URL {
+        return Some(match status {
+            400 => Error::oauth(
+                OAuthCode::InvalidRequest,
+                "The grant_type parameter is required",
+            ),
+            401 => Error::invalid_client(false),
+            413 => Error::token_body_too_large(),
+            429 => Error::TooManyRequests { retry_after: 42 },
+            503 => Error::HashingBusy,
+            _ => return None,
+        });
+    }
+    let writes_a_body = matches!(method, "post" | "put");
+    Some(match status {
+        400 if writes_a_body => Error::BadRequest("The request body is not valid JSON"),
+        400 => Error::BadRequest("A path or query parameter is not of the expected form"),
+        401 => Error::InvalidToken(crate::error::TokenRejection::Expired),
+        403 => Error::InsufficientScope("api:write"),
+        404 if path.ends_with("jwks.json") => Error::NotFound(NO_PUBLISHED_KEYS),
+        404 => Error::NotFound(NO_SUCH_PLAYER),
+        409 => Error::Conflict(SQUAD_NUMBER_TAKEN),
+        413 => Error::PayloadTooLarge,
+        415 => Error::UnsupportedMediaType("The request body must be application/json"),
+        422 => Error::Validation(vec![FieldError {
+            pointer: "/squadNumber".to_owned(),
+            detail: "must be between 1 and 99".to_owned(),
+        }]),
+        503 => Error::Unavailable,
+        _ => return None,
+    })
 }
 
 /// `{bearerAuth: [..]}` → `{bearerAuth: []}`; `{oauth2: [a, b]}` → `{oauth2: [a]}`,

@@ -1,7 +1,10 @@
 // Swagger UI as a person uses it, in Debian's Chromium (headless):
-// open /swagger, click Authorize, enter the client id and secret in the client-credentials
-// form (Swagger UI fetches the token itself), expand POST /players, Try it out, Execute
-// with the example body, see 201; then read the player back over HTTP. Saves screenshots.
+// open /swagger, click Authorize: the client-credentials form comes first; type a wrong
+// secret and see Swagger UI's own "Auth Error" (no browser login prompt, no hang); then the
+// right one (Swagger UI fetches the token itself); expand POST /players, Try it out, Execute
+// with the example body, see 201; then read the player back over HTTP. Also Try it out on
+// POST /auth/token with its example body (the development client's id, a placeholder secret): the
+// invalid_client answer is shown within 5 s. Saves screenshots.
 //
 // usage: node swagger.mjs <base-url> <screenshot-dir>
 import { mkdtempSync, mkdirSync } from 'node:fs';
@@ -36,10 +39,28 @@ try {
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(`${base}/swagger`);
 
-  // Authorize with the oauth2 client-credentials scheme.
+  // Authorize with the oauth2 client-credentials scheme, which is listed first.
   await page.click('button.authorize');
+  const first = page.locator('.modal-ux .auth-container').first();
+  if (!(await first.textContent()).includes('OAuth2, clientCredentials')) {
+    fail('the client-credentials form is not the first in the Authorize dialog');
+  }
   const oauth = page.locator('.modal-ux .auth-container').filter({ hasText: 'OAuth2, clientCredentials' });
+
+  // A wrong secret: Swagger UI's own error, within 5 s (a Basic challenge would open the
+  // browser's login prompt instead, and headless the request would hang).
   await oauth.locator('#client_id_clientCredentials').fill(CLIENT_ID);
+  await oauth.locator('#client_secret_clientCredentials').fill('not-the-secret');
+  const [refused] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/auth/token'), { timeout: 5000 }),
+    oauth.locator('button.authorize').click(),
+  ]);
+  if (refused.status() !== 401) fail(`wrong secret: ${refused.status()}`);
+  if (refused.headers()['www-authenticate']) fail('a Basic challenge reached the browser');
+  await page.locator('.modal-ux').getByText(/auth error/i).waitFor({ timeout: 5000 });
+  await page.locator('.modal-ux').getByText(/error: invalid_client/).waitFor({ timeout: 5000 });
+  await page.screenshot({ path: join(shots, 'swagger-wrong-secret.png') });
+
   await oauth.locator('#client_secret_clientCredentials').fill(CLIENT_SECRET);
   const [tokenResponse] = await Promise.all([
     page.waitForResponse((r) => r.url().endsWith('/auth/token')),
@@ -70,7 +91,22 @@ try {
   if (readBack.status !== 200) fail(`GET /players/${player.id}: ${readBack.status}`);
   const stored = await readBack.json();
   if (JSON.stringify(stored) !== JSON.stringify(player)) fail('the stored player differs from the created one');
-  console.log(`swagger ui: token 200, POST /players 201 (squad number ${player.squadNumber}), read back: ok`);
+  // Try it out on the token operation itself, with its example body: the development
+  // client's id and a placeholder secret, so Swagger UI shows the 401 (and no login prompt).
+  const tokenOp = page.locator('#operations-Auth-issueToken');
+  await tokenOp.locator('.opblock-summary').click();
+  await tokenOp.locator('button.try-out__btn').click();
+  const example = JSON.parse(await tokenOp.locator('textarea.body-param__text').inputValue());
+  if (example.client_id !== CLIENT_ID) fail(`token example body: ${JSON.stringify(example)}`);
+  const [tried] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/auth/token'), { timeout: 5000 }),
+    tokenOp.locator('button.execute').click(),
+  ]);
+  if (tried.status() !== 401) fail(`Try it out on /auth/token: ${tried.status()}`);
+  await tokenOp.locator('.live-responses-table').getByText(/invalid_client/).first().waitFor({ timeout: 5000 });
+  await tokenOp.screenshot({ path: join(shots, 'swagger-token-try-it-out.png') });
+
+  console.log(`swagger ui: wrong secret shown as Auth Error, token 200, POST /players 201 (squad number ${player.squadNumber}), read back: ok, token Try it out 401 shown`);
 } finally {
   await context.close();
 }

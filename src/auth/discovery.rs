@@ -13,6 +13,9 @@ use crate::{
     openapi::ApiTag,
 };
 
+/// The detail of the JWKS 404 when tokens are signed with a shared secret.
+pub const NO_PUBLISHED_KEYS: &str = "This service signs with HS256 and publishes no keys";
+
 /// Authorization server metadata (RFC 8414 §2).
 #[derive(Debug, Clone, Object)]
 pub struct ServerMetadata {
@@ -106,9 +109,7 @@ impl DiscoveryApi {
     async fn jwks(&self, keys: Data<&Arc<PublishedKeys>>) -> Result<JwksResponse, Error> {
         match &keys.0.0 {
             Some(jwks) => Ok(JwksResponse::Ok(Json(jwks.clone()))),
-            None => Err(Error::NotFound(
-                "This service signs with HS256 and publishes no keys",
-            )),
+            None => Err(Error::NotFound(NO_PUBLISHED_KEYS)),
         }
     }
 }

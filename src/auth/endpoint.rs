@@ -100,7 +100,7 @@ pub enum TokenResponses {
         /// `X-Requested-With` (a browser's script), where it would open the browser's
         /// own login dialog.
         #[oai(header = "WWW-Authenticate")]
-        String,
+        Option<String>,
         /// Always `no-store`.
         #[oai(header = "Cache-Control")]
         String,

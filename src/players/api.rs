@@ -264,7 +264,8 @@ pub enum DeleteResponse {
     ),
 }
 
-const NO_SUCH_PLAYER: &str = "No player matches this path";
+/// The detail of a 404 for a player path.
+pub const NO_SUCH_PLAYER: &str = "No player matches this path";
 
 /// The players resource.
 pub struct PlayersApi;

@@ -20,6 +20,9 @@ use crate::{
     error::Error,
 };
 
+/// The detail of a 409: the squad number is another player's.
+pub const SQUAD_NUMBER_TAKEN: &str = "A player with this squad number already exists";
+
 #[derive(Debug, FromRow)]
 struct PlayerRow {
     id: String,
@@ -224,9 +227,9 @@ impl PlayerStore {
         });
         match result {
             Ok(()) => Ok(player(id, new)),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::Conflict(
-                "A player with this squad number already exists",
-            )),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(Error::Conflict(SQUAD_NUMBER_TAKEN))
+            }
             Err(e) => Err(db_error(e)),
         }
     }

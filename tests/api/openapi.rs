@@ -225,3 +225,144 @@ async fn required_fields_in_the_spec_are_required_by_the_server() {
         assert_eq!(problem["errors"][0]["pointer"], format!("/{field}"));
     }
 }
+
+/// Swagger UI lists the schemes in the document's order: the client-credentials form, how
+/// most people authorise, comes first. (The committed text is what is served and
+/// embedded, as the tests above check.) The rest of the document keeps its sorted order.
+#[test]
+fn the_oauth2_scheme_comes_first_in_the_document() {
+    let schemes = COMMITTED
+        .find("\"securitySchemes\": {")
+        .expect("securitySchemes");
+    let section = &COMMITTED[schemes..];
+    let oauth2 = section.find("\"oauth2\": {").expect("oauth2");
+    let bearer = section.find("\"bearerAuth\": {").expect("bearerAuth");
+    assert!(oauth2 < bearer, "oauth2 must come before bearerAuth");
+    // Both are still whole, valid schemes.
+    let spec = spec();
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(schemes["oauth2"]["type"], "oauth2");
+    assert_eq!(schemes["bearerAuth"]["scheme"], "bearer");
+    let paths = COMMITTED.find("\"paths\": {").expect("paths");
+    assert!(
+        COMMITTED[paths..].find("\"/.well-known/jwks.json\"")
+            < COMMITTED[paths..].find("\"/players\"")
+    );
+}
+
+/// Try it out on `POST /auth/token` starts from the development client's id, not
+/// `"string"`; no secret is ever in the document.
+#[test]
+fn the_token_request_example_names_the_development_client() {
+    let spec = spec();
+    let properties = &spec["components"]["schemas"]["TokenRequest"]["properties"];
+    assert_eq!(properties["client_id"]["example"], "foobarbaz");
+    assert_eq!(properties["scope"]["example"], "api:write");
+    assert!(properties["client_secret"].get("example").is_none());
+    assert!(!COMMITTED.contains("7h3qu1ck"));
+}
+
+/// Every error response carries an example with its own status and, where the format
+/// has one, a realistic error code: never `"status": 0` or `"error": "string"`.
+#[test]
+fn every_error_response_has_a_realistic_example() {
+    let spec = spec();
+    let mut checked = 0;
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, op) in operations.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let code: u16 = status.parse().unwrap();
+                if code < 400 {
+                    continue;
+                }
+                let where_ = format!("{method} {path} {status}");
+                let content = response["content"].as_object().expect(&where_);
+                for (media, body) in content {
+                    let example = &body["example"];
+                    assert!(example.is_object(), "{where_} {media}: no example");
+                    if media == "application/problem+json" {
+                        assert_eq!(example["status"], code, "{where_}");
+                        assert_eq!(example["type"], "about:blank", "{where_}");
+                        assert!(example["detail"].as_str().is_some_and(|d| d.len() > 10));
+                    } else {
+                        let error = example["error"].as_str().expect(&where_);
+                        assert_ne!(error, "string", "{where_}");
+                        assert!(example["error_description"].is_string(), "{where_}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 30, "{checked}");
+    let responses = &spec["paths"]["/players"]["post"]["responses"];
+    let example =
+        |status: &str| &responses[status]["content"]["application/problem+json"]["example"];
+    assert_eq!(example("401")["error"], "invalid_token");
+    assert_eq!(example("403")["error"], "insufficient_scope");
+    assert_eq!(example("422")["errors"][0]["pointer"], "/squadNumber");
+    let token = &spec["paths"]["/auth/token"]["post"]["responses"];
+    let oauth =
+        |status: &str| &token[status]["content"]["application/json; charset=utf-8"]["example"];
+    assert_eq!(oauth("400")["error"], "invalid_request");
+    assert_eq!(oauth("401")["error"], "invalid_client");
+    assert_eq!(oauth("429")["error"], "too_many_requests");
+    assert_eq!(oauth("503")["error"], "temporarily_unavailable");
+}
+
+/// The examples are what the server answers, not prose: the same mistakes get exactly
+/// the documented bodies.
+#[tokio::test]
+async fn error_examples_are_what_the_server_sends() {
+    let spec = spec();
+    let example = |path: &str, method: &str, status: &str, media: &str| {
+        spec["paths"][path][method]["responses"][status]["content"][media]["example"].clone()
+    };
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let mut body = player_body(61);
+    body["squadNumber"] = 0.into();
+    let response = app.create_player(&token, &body).await;
+    assert_eq!(
+        problem(response, 422).await,
+        example("/players", "post", "422", "application/problem+json")
+    );
+    let response = app.get("/players/squadnumber/98").await;
+    assert_eq!(
+        problem(response, 404).await,
+        example(
+            "/players/squadnumber/{squad_number}",
+            "get",
+            "404",
+            "application/problem+json"
+        )
+    );
+    let response = app
+        .post_token_form(&[("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET)])
+        .await;
+    assert_eq!(
+        oauth_error(response, 400, "invalid_request").await,
+        example(
+            "/auth/token",
+            "post",
+            "400",
+            "application/json; charset=utf-8"
+        )
+    );
+    let response = app
+        .post_token_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", "wrong"),
+        ])
+        .await;
+    assert_eq!(
+        oauth_error(response, 401, "invalid_client").await,
+        example(
+            "/auth/token",
+            "post",
+            "401",
+            "application/json; charset=utf-8"
+        )
+    );
+}
