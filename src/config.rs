@@ -28,10 +28,13 @@ use secrecy::{ExposeSecret, SecretString};
 
 use std::sync::Arc;
 
-use crate::auth::{
-    bearer::base_validation,
-    keys::{self, KeyConfig, KeyMaterial, KeySet},
-    scopes::Scope,
+use crate::{
+    auth::{
+        bearer::base_validation,
+        keys::{self, KeyConfig, KeyMaterial, KeySet},
+        scopes::Scope,
+    },
+    cors::{AllowedOrigins, OriginsError},
 };
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +76,8 @@ const KNOWN_ENV_KEYS: &[&str] = &[
     "throttle",
     "throttle.max_failures",
     "throttle.window_seconds",
+    "cors",
+    "cors.allowed_origins",
     "limits",
     "limits.body_bytes",
     "limits.idle_timeout_seconds",
@@ -147,11 +152,21 @@ pub struct RawConfig {
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
+    pub cors: CorsConfig,
+    #[serde(default)]
     pub database: DatabaseConfig,
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
     pub tls: RawTls,
+}
+
+/// Which pages on other origins may call the API from a browser.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    /// Serialised origins (`https://app.example.com`), or `["*"]`; empty: CORS off.
+    pub allowed_origins: Vec<String>,
 }
 
 /// HTTPS: PEM files for the certificate chain and its private key.
@@ -419,6 +434,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub throttle: ThrottleConfig,
     pub limits: LimitsConfig,
+    /// `None`: CORS off (no CORS header is ever sent).
+    pub cors: Option<AllowedOrigins>,
     pub database: DatabaseConfig,
     pub log: LogConfig,
     /// `Some`: serve HTTPS directly.
@@ -663,6 +680,11 @@ impl Config {
             "trusted_proxies": self.trusted_proxies,
             "throttle": self.throttle,
             "limits": self.limits,
+            "cors": { "allowed_origins": match &self.cors {
+                None => Vec::new(),
+                Some(AllowedOrigins::Any) => vec!["*".to_owned()],
+                Some(AllowedOrigins::List(origins)) => origins.clone(),
+            } },
             "database": self.database,
             "log": self.log,
             "tls": { "enabled": self.tls.is_some(), "behind_proxy": self.behind_proxy },
@@ -888,6 +910,18 @@ impl TryFrom<RawConfig> for Config {
             }
         }
 
+        let cors = AllowedOrigins::parse(&raw.cors.allowed_origins).map_err(|e| {
+            ConfigError::new(match e {
+                OriginsError::NotAnOrigin(index) => format!(
+                    "cors.allowed_origins[{index}] is not an origin: write scheme://host[:port], e.g. https://app.example.com, with no path"
+                ),
+                OriginsError::WildcardNotAlone => {
+                    "cors.allowed_origins: \"*\" allows every origin and must be the only entry"
+                        .to_owned()
+                }
+            })
+        })?;
+
         Ok(Config {
             address: raw.address,
             port: raw.port,
@@ -896,6 +930,7 @@ impl TryFrom<RawConfig> for Config {
             trusted_proxies: raw.trusted_proxies,
             throttle: raw.throttle,
             limits: raw.limits,
+            cors,
             database: raw.database,
             log: raw.log,
             tls,
@@ -1124,6 +1159,7 @@ impl RawConfig {
             trusted_proxies: Vec::new(),
             throttle: ThrottleConfig::default(),
             limits: LimitsConfig::default(),
+            cors: CorsConfig::default(),
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
             tls: RawTls::default(),

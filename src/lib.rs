@@ -3,6 +3,7 @@
 //! | module | concern |
 //! |---|---|
 //! | [`config`] | the typed configuration: file, profile, `APP_` overrides, validation |
+//! | [`cors`] | CORS for pages on other origins (`cors.allowed_origins`) |
 //! | [`auth`] | the token endpoint, the token format, Bearer protection |
 //! | [`players`] | the players resource: model, store, routes |
 //! | [`health`] | liveness |
@@ -13,6 +14,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod health;
 pub mod openapi;

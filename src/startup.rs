@@ -31,6 +31,7 @@ use crate::{
         throttle::{Throttle, TrustedProxies},
     },
     config::Config,
+    cors,
     error::{self, Error},
     openapi::{self, RouteTable},
     players::PlayerStore,
@@ -247,11 +248,47 @@ fn routes(
                 }
             }
         })
-        .with(CatchPanic::new().with_handler(|_| Error::Internal.as_response()))
+        .with(CatchPanic::new().with_handler(panic_response))
+        .around({
+            let cors = config.cors.clone().map(Arc::new);
+            let routes = routes.clone();
+            move |endpoint, request| {
+                let cors = cors.clone();
+                let routes = routes.clone();
+                async move {
+                    let Some(cors) = cors else {
+                        return endpoint.call(request).await;
+                    };
+                    let methods = routes
+                        .matching(request.uri().path())
+                        .filter(|route| cors_covers(&route.template))
+                        .map(|route| route.allow.clone());
+                    cors::handle(&cors, methods, &endpoint, request).await
+                }
+            }
+        })
         .around(move |endpoint, request| {
             telemetry::observe(endpoint, request, routes.clone(), metrics.clone())
         })
         .boxed()
+}
+
+/// A panic in a handler is answered 500 like any internal error (and logged by poem).
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> poem::Response {
+    Error::Internal.as_response()
+}
+
+/// Whether CORS covers a route: what a page on another origin needs (tokens, discovery,
+/// keys, the document, the players), not Swagger UI, health or metrics.
+fn cors_covers(template: &str) -> bool {
+    matches!(
+        template,
+        TOKEN_URL
+            | "/.well-known/oauth-authorization-server"
+            | "/.well-known/jwks.json"
+            | "/openapi.json"
+    ) || template == "/players"
+        || template.starts_with("/players/")
 }
 
 /// Reloads the client list from the configuration a running server was started with.

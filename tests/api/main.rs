@@ -1,6 +1,7 @@
 //! Integration tests: the real server on port 0, driven over HTTP.
 
 mod clients;
+mod cors;
 mod hardening;
 mod helpers;
 mod keys;
