@@ -20,8 +20,8 @@ use std::{
 
 use argon2::password_hash::{PasswordHash, PasswordHashString};
 use figment::{
-    Figment, Profile, Provider,
-    providers::{Env, Format, Serialized, Toml},
+    Figment, Profile,
+    providers::{Env, Format, Toml},
 };
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
@@ -107,6 +107,14 @@ pub fn default_profile() -> Profile {
     } else {
         Profile::const_new("release")
     }
+}
+
+/// The profile this binary runs when started now: `APP_PROFILE` (lower-cased: profile
+/// names are case-insensitive) if set, else [`default_profile`]. What the subcommands that
+/// print configuration write for.
+pub fn running_profile() -> Profile {
+    let profile = Profile::from_env_or(PROFILE_VAR, default_profile());
+    Profile::new(&profile.as_str().as_str().to_ascii_lowercase())
 }
 
 /// Why the configuration could not be loaded. The message names the key and the way to
@@ -488,6 +496,10 @@ pub struct Origin {
     pub ignored_env: Vec<String>,
     /// Whether the release checks ran: for every profile but `debug`.
     pub release_checks: bool,
+    /// Arrays of the selected profile that replace `[default]`'s (figment replaces
+    /// arrays rather than merging them), e.g. `[[debug.clients]]` over
+    /// `[[default.clients]]`: warned about, since the replaced entries silently vanish.
+    pub replaced_arrays: Vec<String>,
 }
 
 impl Origin {
@@ -508,8 +520,7 @@ impl Config {
         let file = std::env::var_os(CONFIG_FILE_VAR)
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
-        let profile = Profile::from_env_or(PROFILE_VAR, default_profile());
-        Self::load_from(&file, profile)
+        Self::load_from(&file, running_profile())
     }
 
     /// As [`Config::load`], with the file and profile given.
@@ -529,8 +540,7 @@ impl Config {
         let file = std::env::var_os(CONFIG_FILE_VAR)
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
-        let profile = Profile::from_env_or(PROFILE_VAR, default_profile());
-        Self::load_clients_from(&file, profile)
+        Self::load_clients_from(&file, running_profile())
     }
 
     /// As [`Config::load_clients`], with the file and profile given.
@@ -560,9 +570,10 @@ impl Config {
                 file.display()
             )));
         }
-        check_toml_syntax(file)?;
+        let table = read_toml(file)?;
+        check_unknown_keys(&table, file)?;
+        let profiles: Vec<String> = table.keys().cloned().collect();
         let toml = Figment::from(Toml::file_exact(file).nested());
-        let profiles = check_unknown_keys(&toml, file)?;
         // Profile names are case-insensitive, as figment selects them: `RELEASE` is the
         // `release` profile, and gets its checks. A name that selects nothing would run on
         // `[default]` alone, silently: refuse it.
@@ -578,6 +589,7 @@ impl Config {
             )));
         }
         let release_checks = name != "debug";
+        let replaced_arrays = replaced_arrays(&table, &name);
 
         let env = Env::prefixed(ENV_PREFIX)
             .split("__")
@@ -607,6 +619,7 @@ impl Config {
                 profile,
                 ignored_env,
                 release_checks,
+                replaced_arrays,
             },
         ))
     }
@@ -1116,37 +1129,192 @@ fn missing_settings(keys: &[&str]) -> ConfigError {
     ConfigError::new(message)
 }
 
-/// Refuses a key the server does not know in any profile of the file, not only the one
-/// selected: a typo in `[release]` should fail on the developer's machine too.
-///
-/// Returns the names of the file's profiles.
-fn check_unknown_keys(file: &Figment, path: &Path) -> Result<Vec<String>, ConfigError> {
-    let data = file.data().map_err(describe_figment_error)?;
-    for profile in data.keys() {
-        // Fill every required value so only the shape of the file is judged here.
-        let probe = Figment::from(Serialized::defaults(RawConfig::probe()))
-            .merge(Figment::from(file.clone()).select(profile.clone()))
-            .select(profile.clone());
-        if let Err(errors) = probe.extract::<RawConfig>() {
-            for error in errors {
-                if let figment::error::Kind::UnknownField(field, _) = &error.kind {
-                    let at = error
-                        .path
-                        .iter()
-                        .filter(|p| p.as_str() != field.as_str())
-                        .map(String::as_str)
-                        .chain(std::iter::once(field.as_str()))
-                        .collect::<Vec<_>>()
-                        .join(".");
-                    return Err(ConfigError::new(format!(
-                        "unknown key \"{at}\" in profile [{profile}] of {}: check its spelling against the README's configuration table",
-                        path.display()
-                    )));
+/// Refuses every key the server does not know, in any profile of the file, not only the
+/// one selected (a typo in `[release]` should fail on the developer's machine too): all of
+/// them at once, each with the table it is really in and the nearest known key.
+fn check_unknown_keys(file: &toml::Table, path: &Path) -> Result<(), ConfigError> {
+    let schema = settings_schema();
+    let mut found = Vec::new();
+    for (profile, table) in file {
+        match table {
+            toml::Value::Table(table) => walk_unknown(
+                &schema,
+                &schema,
+                table,
+                profile,
+                &format!("[{profile}]"),
+                &mut found,
+            ),
+            _ => found.push(format!(
+                "{} is outside any profile table: put it under [default] (or [debug], [release])",
+                shown_key(profile)
+            )),
+        }
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(ConfigError::new(format!(
+        "{}: {} (check the spelling against the README's configuration table)",
+        path.display(),
+        found.join("; ")
+    )))
+}
+
+/// Every key a file may hold, as JSON of the shape of [`RawConfig`]: derived from the
+/// type itself (a probe with one client and one previous key, serialised), so it cannot
+/// drift from what is deserialised.
+fn settings_schema() -> serde_json::Map<String, serde_json::Value> {
+    let mut probe = RawConfig::probe();
+    probe.clients.push(RawClient {
+        client_id: String::new(),
+        client_secret: None,
+        client_secret_hash: None,
+        scopes: Vec::new(),
+        enabled: true,
+    });
+    probe.jwt.previous_keys.push(RawPreviousKey {
+        key_id: String::new(),
+        algorithm: None,
+        key: None,
+        public_key: None,
+        public_key_file: None,
+    });
+    match serde_json::to_value(&probe) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// Collects the unknown keys of `table` (at `path`, shown as `label`) against `schema`.
+fn walk_unknown(
+    root: &serde_json::Map<String, serde_json::Value>,
+    schema: &serde_json::Map<String, serde_json::Value>,
+    table: &toml::Table,
+    path: &str,
+    label: &str,
+    found: &mut Vec<String>,
+) {
+    use serde_json::Value as Json;
+    for (key, value) in table {
+        let inner_path = format!("{path}.{key}");
+        match (schema.get(key), value) {
+            (None, _) => {
+                let hint = suggestion(root, schema, key)
+                    .map(|known| format!(" (did you mean `{known}`?)"))
+                    .unwrap_or_default();
+                found.push(format!("unknown key {} in {label}{hint}", shown_key(key)));
+            }
+            (Some(Json::Object(inner)), toml::Value::Table(t)) => walk_unknown(
+                root,
+                inner,
+                t,
+                &inner_path,
+                &format!("[{inner_path}]"),
+                found,
+            ),
+            (Some(Json::Array(items)), toml::Value::Array(entries)) => {
+                if let Some(Json::Object(inner)) = items.first() {
+                    for (index, entry) in entries.iter().enumerate() {
+                        if let toml::Value::Table(t) = entry {
+                            let label = format!("[[{inner_path}]] entry {}", index + 1);
+                            walk_unknown(root, inner, t, &inner_path, &label, found);
+                        }
+                    }
                 }
+            }
+            // A wrong type is reported by deserialisation, with the key.
+            _ => {}
+        }
+    }
+}
+
+/// The known key an unknown one most likely meant: one of this table's keys within a
+/// small edit distance, or the same name where it belongs (`issuer` in `[default]` is
+/// `jwt.issuer`).
+fn suggestion(
+    root: &serde_json::Map<String, serde_json::Value>,
+    here: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+) -> Option<String> {
+    let lower = key.to_ascii_lowercase();
+    let nearest = here
+        .keys()
+        .map(|known| (strsim::levenshtein(&lower, known), known))
+        .min()
+        .filter(|(distance, known)| *distance <= 2.max(known.len() / 3))
+        .map(|(_, known)| known.clone());
+    nearest.or_else(|| {
+        root.iter()
+            .filter_map(|(section, value)| {
+                let fields = value.as_object()?;
+                fields
+                    .contains_key(&lower)
+                    .then(|| format!("{section}.{lower}"))
+            })
+            .next()
+    })
+}
+
+/// A key from the file as shown in a message: quoted, at most 64 characters.
+fn shown_key(key: &str) -> String {
+    let shown: String = key.chars().take(64).collect();
+    if shown.len() < key.len() {
+        format!("\"{shown}...\"")
+    } else {
+        format!("\"{shown}\"")
+    }
+}
+
+/// The arrays `[profile]` replaces in `[default]`, described for a warning.
+fn replaced_arrays(file: &toml::Table, profile: &str) -> Vec<String> {
+    /// (dotted path below the profile, entries replaced) for every array set in both.
+    fn walk(
+        default: &toml::Table,
+        selected: &toml::Table,
+        path: &str,
+        out: &mut Vec<(String, usize)>,
+    ) {
+        for (key, value) in selected {
+            let path = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            match (default.get(key), value) {
+                (Some(toml::Value::Array(replaced)), toml::Value::Array(_)) => {
+                    out.push((path, replaced.len()))
+                }
+                (Some(toml::Value::Table(d)), toml::Value::Table(s)) => walk(d, s, &path, out),
+                _ => {}
             }
         }
     }
-    Ok(data.keys().map(|p| p.as_str().to_string()).collect())
+    let table = |name: &str| {
+        file.iter()
+            .find(|(p, _)| p.eq_ignore_ascii_case(name))
+            .and_then(|(_, t)| t.as_table())
+    };
+    if profile == "default" {
+        return Vec::new();
+    }
+    let (Some(default), Some(selected)) = (table("default"), table(profile)) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    walk(default, selected, "", &mut found);
+    found
+        .into_iter()
+        .map(|(path, count)| {
+            format!(
+                "{profile}.{path} replaces default.{path} (arrays are replaced, not merged): \
+                 the {count} entr{} of default.{path} {} not used under profile {profile}; put \
+                 them all in one profile",
+                if count == 1 { "y" } else { "ies" },
+                if count == 1 { "is" } else { "are" },
+            )
+        })
+        .collect()
 }
 
 impl RawConfig {
@@ -1169,14 +1337,19 @@ impl RawConfig {
     }
 }
 
-/// Refuses a file that is not TOML, naming the line, the column and the key, never
-/// quoting it: the line may hold a secret, and the TOML parser's own message shows it.
-fn check_toml_syntax(file: &Path) -> Result<(), ConfigError> {
-    let Ok(text) = std::fs::read_to_string(file) else {
-        return Ok(()); // figment reports an unreadable file, with its path
-    };
-    let Err(error) = toml::from_str::<toml::Table>(&text) else {
-        return Ok(());
+/// Reads the file as TOML. A file that is not TOML is refused naming the line, the
+/// column and the key, never quoting it: the line may hold a secret, and the TOML
+/// parser's own message shows it.
+fn read_toml(file: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        ConfigError::new(format!(
+            "cannot read the configuration file {}: {e}",
+            file.display()
+        ))
+    })?;
+    let error = match toml::from_str::<toml::Table>(&text) {
+        Ok(table) => return Ok(table),
+        Err(error) => error,
     };
     let at = error.span().map_or(0, |span| span.start.min(text.len()));
     let before = text.get(..at).unwrap_or_default();
@@ -1234,7 +1407,7 @@ fn describe_figment_error(error: figment::Error) -> ConfigError {
             e.to_string()
         })
         .collect();
-    ConfigError::new(format!("invalid configuration: {}", messages.join("; ")))
+    ConfigError::new(messages.join("; "))
 }
 
 fn without_values(kind: figment::error::Kind) -> figment::error::Kind {
@@ -1395,8 +1568,10 @@ mod tests {
         let err = Config::load_from(&path, Profile::const_new("debug"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("\"jwt.issuers\""), "{err}");
-        assert!(err.contains("[release]"), "{err}");
+        assert!(
+            err.contains("unknown key \"issuers\" in [release.jwt] (did you mean `issuer`?)"),
+            "{err}"
+        );
     }
 
     #[test]

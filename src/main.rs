@@ -7,7 +7,7 @@ use players_api::{
     Config, Reloader,
     auth::{clients, keys, scopes::Scope},
     build,
-    config::LogFormat,
+    config::{self, LogFormat},
     openapi,
 };
 use tracing_subscriber::EnvFilter;
@@ -28,11 +28,16 @@ enum Command {
     Serve,
     /// Print the OpenAPI document (the text of openapi/openapi.json) and exit.
     Openapi,
-    /// Generate a signing key and print the configuration lines that use it.
+    /// Generate a signing key and print the configuration lines that use it, for the
+    /// profile this binary runs.
     GenerateKey {
         /// HS256 (a shared secret), EdDSA (Ed25519) or ES256 (P-256).
         #[arg(long, default_value = "HS256")]
         algorithm: String,
+        /// The profile whose tables the lines are for [default: the one this binary runs:
+        /// APP_PROFILE, else debug for debug builds and release for release builds].
+        #[arg(long)]
+        profile: Option<String>,
     },
     /// Load and validate the configuration the server would use, print it with secrets
     /// masked, and exit 0 if it is valid (non-zero otherwise) without serving.
@@ -45,9 +50,10 @@ enum Command {
         /// Scopes the client may be granted, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "api:write")]
         scopes: Vec<String>,
-        /// The profile table the entry goes in.
-        #[arg(long, default_value = "default")]
-        profile: String,
+        /// The profile table the entry goes in [default: the one this binary runs:
+        /// APP_PROFILE, else debug for debug builds and release for release builds].
+        #[arg(long)]
+        profile: Option<String>,
     },
 }
 
@@ -62,12 +68,18 @@ async fn main() -> ExitCode {
         }
         Command::Serve => serve().await,
         Command::CheckConfig => check_config(),
-        Command::GenerateKey { algorithm } => generate_key(&algorithm),
+        Command::GenerateKey { algorithm, profile } => {
+            generate_key(&algorithm, &profile.unwrap_or_else(running_profile))
+        }
         Command::CreateClient {
             client_id,
             scopes,
             profile,
-        } => create_client(&client_id, &scopes, &profile),
+        } => create_client(
+            &client_id,
+            &scopes,
+            &profile.unwrap_or_else(running_profile),
+        ),
     }
 }
 
@@ -86,7 +98,15 @@ fn return_large_allocations_to_the_os() {
     }
 }
 
-fn generate_key(name: &str) -> ExitCode {
+/// The profile this binary would run, by name.
+fn running_profile() -> String {
+    config::running_profile().as_str().as_str().to_owned()
+}
+
+/// Prints a new key as TOML for `profile`. Whatever the shipped file holds, merging the
+/// printed keys into its `[profile.jwt]` table (replacing those there) and removing the
+/// keys named in backticks gives a working configuration: the tests do exactly that.
+fn generate_key(name: &str, profile: &str) -> ExitCode {
     let Some(algorithm) = keys::parse_algorithm(name) else {
         eprintln!("unknown algorithm \"{name}\"; use {}", keys::SUPPORTED);
         return ExitCode::FAILURE;
@@ -98,34 +118,50 @@ fn generate_key(name: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!(
-        "# A new {name} signing key, kid \"{}\". Keep the secret part in a secret store.",
-        generated.kid
-    );
+    let kid = &generated.kid;
+    let secret = generated.secret_or_private_pem.trim_end();
+    let (what, setting, variable, others) = match generated.public_pem {
+        None => (
+            "secret",
+            "key",
+            "APP_JWT__KEY",
+            "`private_key` and `private_key_file`",
+        ),
+        Some(_) => (
+            "private key",
+            "private_key",
+            "APP_JWT__PRIVATE_KEY",
+            "`key` and `private_key_file`",
+        ),
+    };
+    let value = if generated.public_pem.is_none() {
+        format!("\"{secret}\"")
+    } else {
+        format!("\"\"\"\n{secret}\n\"\"\"")
+    };
+    println!("# A new {name} signing key, kid \"{kid}\". Keep the {what} in a secret store.");
+    println!("#");
+    println!("# For the {profile} profile (the one this binary runs; --profile picks another),");
+    println!("# either merge the keys below into the [{profile}.jwt] table of the config file,");
+    println!("# replacing those already there, and remove {others} from that");
+    println!("# table if they are there; or set them in the environment instead:");
+    println!("# APP_JWT__ALGORITHM, APP_JWT__KEY_ID and {variable}.");
+    println!("[{profile}.jwt]");
+    println!("algorithm = \"{name}\"");
+    println!("key_id = \"{kid}\"");
+    println!("{setting} = {value}");
+    println!();
+    println!("# After the next rotation this key no longer signs, but still verifies the tokens");
+    println!("# it signed: then add this entry to the same profile.");
+    println!("# [[{profile}.jwt.previous_keys]]");
+    println!("# key_id = \"{kid}\"");
     match &generated.public_pem {
-        None => {
-            println!("# In the config file, or as APP_JWT__KEY:");
-            println!("[default.jwt]");
-            println!("algorithm = \"HS256\"");
-            println!("key = \"{}\"", generated.secret_or_private_pem);
-        }
+        None => println!("# key = \"{secret}\""),
         Some(public) => {
-            println!("# Save the private key to a file (jwt.private_key_file) or pass its text");
-            println!("# as APP_JWT__PRIVATE_KEY:");
-            println!("[default.jwt]");
-            println!("algorithm = \"{name}\"");
-            println!(
-                "private_key = \"\"\"\n{}\"\"\"",
-                generated.secret_or_private_pem.trim_end()
-            );
-            println!();
-            println!("# After the next rotation, this key verifies old tokens as a previous key:");
-            println!("# [[default.jwt.previous_keys]]");
-            println!("# key_id = \"{}\"", generated.kid);
             println!("# algorithm = \"{name}\"");
             for (i, line) in public.trim_end().lines().enumerate() {
                 let prefix = if i == 0 {
-                    "# public_key = \"\"\""
+                    "# public_key = \"\"\"\n# "
                 } else {
                     "# "
                 };
@@ -149,6 +185,9 @@ fn check_config() -> ExitCode {
                 println!("warning: ignoring {name}, which names no setting");
             }
             if let Some(warning) = origin.debug_in_release_warning() {
+                println!("warning: {warning}");
+            }
+            for warning in &origin.replaced_arrays {
                 println!("warning: {warning}");
             }
             match serde_json::to_string_pretty(&config.redacted()) {
@@ -184,9 +223,15 @@ fn create_client(client_id: &str, scope_names: &[String], profile: &str) -> Exit
             // The secret is a TOML comment so the whole output still parses, but it must
             // not stay in a config file: the entry below holds only its hash.
             println!(
-                "# New client \"{client_id}\". Its secret is shown only this once and is stored nowhere:"
+                "# New client \"{client_id}\" for the {profile} profile (the one this binary runs;"
             );
-            println!("# give it to the client now, and do not keep this comment in a config file.");
+            println!("# --profile picks another). Append this output to the config file as it is:");
+            println!(
+                "# it adds a [[{profile}.clients]] entry beside those already there. Then send"
+            );
+            println!("# the server SIGHUP, or restart it.");
+            println!("# The secret is shown only this once and is stored nowhere: give it to the");
+            println!("# client now, and delete this comment from the config file.");
             println!("# client_secret = \"{}\"", new.secret);
             println!();
             print!("{}", new.toml);
@@ -243,10 +288,13 @@ async fn serve() -> ExitCode {
     let (config, origin) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {
-            tracing::error!("{e}");
+            tracing::error!("invalid configuration: {e}");
             return ExitCode::FAILURE;
         }
     };
+    for warning in &origin.replaced_arrays {
+        tracing::warn!("{warning}");
+    }
     for name in &origin.ignored_env {
         tracing::warn!(variable = %name, "ignoring an APP_ variable that names no setting");
     }

@@ -4,7 +4,7 @@
 //! bound (port 0 picks a free port, which tests use), the database is opened and migrated,
 //! and the signing key and client digests are built.
 
-use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, io, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use poem::{
     Endpoint, EndpointExt, Route, Server,
@@ -57,6 +57,11 @@ pub enum StartupError {
     },
     #[error("cannot open the database {url}: {source}")]
     Database { url: String, source: sqlx::Error },
+    #[error(
+        "cannot open the database {url}: the directory {} does not exist (create it, or set database_url to a file in an existing directory)",
+        .directory.display()
+    )]
+    DatabaseDirectory { url: String, directory: PathBuf },
     #[error("cannot apply the database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -103,6 +108,12 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         .and_then(|a| a.as_socket_addr().copied())
         .unwrap_or(address);
 
+    if let Some(directory) = PlayerStore::missing_sqlite_directory(&config.database_url) {
+        return Err(StartupError::DatabaseDirectory {
+            url: crate::config::mask_url_password(&config.database_url),
+            directory,
+        });
+    }
     let store = PlayerStore::connect(&config.database_url, &config.database)
         .await
         .map_err(|source| match source {

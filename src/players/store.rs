@@ -154,6 +154,22 @@ impl PlayerStore {
     /// `postgres://...` — and applies its migrations, which also seed the squad on first
     /// start. On PostgreSQL the migrator holds an advisory lock, so instances starting
     /// together migrate and seed once.
+    /// The directory a SQLite `url` names that does not exist, if any: SQLite creates a
+    /// missing file but not its directory, and then says only "unable to open database
+    /// file".
+    pub fn missing_sqlite_directory(url: &str) -> Option<std::path::PathBuf> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return None;
+        }
+        let options = SqliteConnectOptions::from_str(url).ok()?;
+        let file = options.get_filename();
+        if file.as_os_str() == ":memory:" || url.contains(":memory:") {
+            return None;
+        }
+        let directory = file.parent()?;
+        (!directory.as_os_str().is_empty() && !directory.is_dir()).then(|| directory.to_owned())
+    }
+
     pub async fn connect(url: &str, settings: &DatabaseConfig) -> Result<Self, sqlx::Error> {
         let timeout = Duration::from_millis(settings.busy_timeout_ms);
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {

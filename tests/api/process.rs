@@ -110,9 +110,23 @@ impl ServerProcess {
         server
     }
 
+    /// Starts the binary on the configuration file at `path` exactly as written, with
+    /// the `APP_` variables in `env` (e.g. port 0 and a database of the test's own), and
+    /// waits until it listens. `dir` is kept until the server is dropped.
+    pub fn start_file(path: &Path, dir: TempDir, env: &[(&str, &str)]) -> ServerProcess {
+        let mut server = Self::spawn_with_file_env(path, Arc::new(dir), env);
+        server.wait_until_listening();
+        server
+    }
+
     fn spawn_with_file(path: &Path, dir: Arc<TempDir>) -> ServerProcess {
+        Self::spawn_with_file_env(path, dir, &[])
+    }
+
+    fn spawn_with_file_env(path: &Path, dir: Arc<TempDir>, env: &[(&str, &str)]) -> ServerProcess {
         crate::helpers::install_crypto();
         let mut child = command()
+            .envs(env.iter().copied())
             .env("APP_CONFIG", path)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
