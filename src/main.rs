@@ -61,7 +61,11 @@ enum Command {
 async fn main() -> ExitCode {
     return_large_allocations_to_the_os();
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Serve) {
+        end_quietly_on_a_closed_pipe();
+    }
+    match command {
         Command::Openapi => {
             print!("{}", openapi::document(&openapi::service()));
             ExitCode::SUCCESS
@@ -106,6 +110,19 @@ fn running_profile() -> String {
 /// Prints a new key as TOML for `profile`. Whatever the shipped file holds, merging the
 /// printed keys into its `[profile.jwt]` table (replacing those there) and removing the
 /// keys named in backticks gives a working configuration: the tests do exactly that.
+/// The subcommands that print are read through pipes (`check-config | head`): when the
+/// reader goes away, end the way other command-line tools do, by SIGPIPE, instead of
+/// panicking in `println!` (Rust ignores SIGPIPE by default). The server keeps ignoring
+/// it: a client closing its socket must not end the process.
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition before any thread that could be
+    // writing exists; no handler runs Rust code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn generate_key(name: &str, profile: &str) -> ExitCode {
     let Some(algorithm) = keys::parse_algorithm(name) else {
         eprintln!("unknown algorithm \"{name}\"; use {}", keys::SUPPORTED);

@@ -353,3 +353,24 @@ fn a_sqlite_file_in_a_missing_directory_names_the_directory() {
     );
     assert!(!missing.exists());
 }
+
+/// `check-config | head` and the like: a reader that stops early ends the printing
+/// subcommand quietly (SIGPIPE, as other tools), not with a panic on stderr.
+#[test]
+fn printing_subcommands_end_quietly_when_the_reader_stops() {
+    use std::process::Stdio;
+    for args in [&["openapi"][..], &["check-config"], &["generate-key"]] {
+        let mut child = command()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the child has written anything.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!output.status.success(), "{args:?}: the output was lost");
+    }
+}

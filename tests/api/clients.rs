@@ -252,7 +252,10 @@ fn create_client_prints_a_secret_and_an_entry_that_works_as_config() {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
         "URL-safe: {secret}"
     );
-    assert!(text.contains("[[debug.clients]]"), "the profile the binary runs");
+    assert!(
+        text.contains("[[debug.clients]]"),
+        "the profile the binary runs"
+    );
     assert!(text.contains("client_secret_hash = \"$argon2id$v=19$"));
     assert_eq!(
         text.matches(&secret).count(),

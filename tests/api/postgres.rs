@@ -1,5 +1,8 @@
-//! PostgreSQL and several instances. These run only with `TEST_POSTGRES_URL`; the rest of
-//! the suite runs against PostgreSQL too when it is set (see `helpers::database_url`).
+//! PostgreSQL and several instances: the PostgreSQL half. Its tests are ignored by a plain
+//! `cargo test`, which lists each as `ignored, <how to run it>`; run them with
+//! `TEST_POSTGRES_URL=$(.ci/postgres.sh start) cargo test --test api -- --include-ignored`
+//! (what `.ci/run` does). With `TEST_POSTGRES_URL` set, the rest of the suite runs against
+//! PostgreSQL too (see `helpers::database_url`).
 
 use std::sync::{
     Arc,
@@ -11,16 +14,24 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::{helpers::*, process::ServerProcess};
 
-#[allow(non_snake_case)]
+/// Why the PostgreSQL half is not part of a plain `cargo test`, and how to run it: shown
+/// by `cargo test` beside each of its tests.
+const POSTGRES_HALF: &str = "the PostgreSQL half: TEST_POSTGRES_URL=$(.ci/postgres.sh start) cargo test --test api -- --include-ignored";
+
+/// The server the PostgreSQL half runs against. Asked for and not given, it fails rather
+/// than passing silently.
+fn required_postgres_url() -> String {
+    postgres_url().unwrap_or_else(|| panic!("TEST_POSTGRES_URL is not set; run {POSTGRES_HALF}"))
+}
+
 #[test]
-fn the_postgresql_half_runs_only_with_TEST_POSTGRES_URL() {
-    match postgres_url() {
-        Some(url) => eprintln!("PostgreSQL half: running against {url}"),
-        None => eprintln!(
-            "PostgreSQL half SKIPPED: TEST_POSTGRES_URL is not set, so the suite ran on SQLite \\
-             only. .ci/run starts PostgreSQL and runs it (see the README)."
-        ),
-    }
+#[ignore = "the PostgreSQL half: TEST_POSTGRES_URL=$(.ci/postgres.sh start) cargo test --test api -- --include-ignored"]
+fn the_postgresql_half_ran_against_postgresql() {
+    let url = required_postgres_url();
+    assert!(
+        url.starts_with("postgres://") || url.starts_with("postgresql://"),
+        "{url}"
+    );
 }
 
 const INSTANCE_CONFIG: &str = "[default.jwt]
@@ -39,8 +50,9 @@ async fn fresh_database(admin: &str) -> String {
 }
 
 #[tokio::test]
+#[ignore = "the PostgreSQL half: TEST_POSTGRES_URL=$(.ci/postgres.sh start) cargo test --test api -- --include-ignored"]
 async fn two_instances_share_one_database() {
-    let Some(admin) = postgres_url() else { return };
+    let admin = required_postgres_url();
     let url = fresh_database(&admin).await;
     // Both start at once against an unmigrated database: one migrates and seeds, the
     // other waits on the migrator's lock.
@@ -153,8 +165,9 @@ async fn cuttable_proxy(target: String, up: Arc<AtomicBool>) -> u16 {
 }
 
 #[tokio::test]
+#[ignore = "the PostgreSQL half: TEST_POSTGRES_URL=$(.ci/postgres.sh start) cargo test --test api -- --include-ignored"]
 async fn losing_the_database_answers_503_and_the_service_recovers() {
-    let Some(admin) = postgres_url() else { return };
+    let admin = required_postgres_url();
     let url = fresh_database(&admin).await;
     let parsed = url::Url::parse(&url).unwrap();
     let target = format!(
