@@ -572,6 +572,20 @@ impl Config {
         }
         let table = read_toml(file)?;
         check_unknown_keys(&table, file)?;
+        // figment reads profile names case-insensitively into one map, where a later table
+        // silently replaces an earlier one: `[Debug]` appended after `[debug]` would drop
+        // the development key and clients without a word.
+        let mut seen = HashSet::new();
+        for profile in table.keys() {
+            if !seen.insert(profile.to_ascii_lowercase()) {
+                return Err(ConfigError::new(format!(
+                    "{}: two profile tables are named {} apart from case; profile names are \
+                     case-insensitive, so write them once, in lower case",
+                    file.display(),
+                    shown_key(profile)
+                )));
+            }
+        }
         let profiles: Vec<String> = table.keys().cloned().collect();
         let toml = Figment::from(Toml::file_exact(file).nested());
         // Profile names are case-insensitive, as figment selects them: `RELEASE` is the
@@ -589,7 +603,7 @@ impl Config {
             )));
         }
         let release_checks = name != "debug";
-        let replaced_arrays = replaced_arrays(&table, &name);
+        let replaced_arrays = replaced_arrays(&table);
 
         let env = Env::prefixed(ENV_PREFIX)
             .split("__")
@@ -1256,65 +1270,82 @@ fn suggestion(
     })
 }
 
-/// A key from the file as shown in a message: quoted, at most 64 characters.
+/// A key from the file as shown in a message: quoted, control characters escaped, at
+/// most 64 characters.
 fn shown_key(key: &str) -> String {
     let shown: String = key.chars().take(64).collect();
-    if shown.len() < key.len() {
-        format!("\"{shown}...\"")
-    } else {
-        format!("\"{shown}\"")
-    }
+    let ellipsis = if shown.len() < key.len() { "..." } else { "" };
+    format!("{shown:?}{ellipsis}")
 }
 
-/// The arrays `[profile]` replaces in `[default]`, described for a warning.
-fn replaced_arrays(file: &toml::Table, profile: &str) -> Vec<String> {
+/// The arrays one profile table of the file replaces in another, described for a
+/// warning: every profile's over `[default]`'s, and `[global]`'s (which figment merges
+/// over every profile) over both. figment replaces arrays rather than merging them, so
+/// the replaced entries silently vanish under that profile.
+fn replaced_arrays(file: &toml::Table) -> Vec<String> {
     /// (dotted path below the profile, entries replaced) for every array set in both.
-    fn walk(
-        default: &toml::Table,
-        selected: &toml::Table,
-        path: &str,
-        out: &mut Vec<(String, usize)>,
-    ) {
-        for (key, value) in selected {
+    fn walk(under: &toml::Table, over: &toml::Table, path: &str, out: &mut Vec<(String, usize)>) {
+        for (key, value) in over {
             let path = if path.is_empty() {
                 key.clone()
             } else {
                 format!("{path}.{key}")
             };
-            match (default.get(key), value) {
+            match (under.get(key), value) {
                 (Some(toml::Value::Array(replaced)), toml::Value::Array(_)) => {
                     out.push((path, replaced.len()))
                 }
-                (Some(toml::Value::Table(d)), toml::Value::Table(s)) => walk(d, s, &path, out),
+                (Some(toml::Value::Table(u)), toml::Value::Table(o)) => walk(u, o, &path, out),
                 _ => {}
             }
         }
     }
-    let table = |name: &str| {
-        file.iter()
-            .find(|(p, _)| p.eq_ignore_ascii_case(name))
-            .and_then(|(_, t)| t.as_table())
+    let tables: Vec<(&String, &toml::Table)> = file
+        .iter()
+        .filter_map(|(name, value)| Some((name, value.as_table()?)))
+        .collect();
+    let named = |wanted: &str| {
+        tables
+            .iter()
+            .find(|(n, _)| n.as_str() == wanted)
+            .map(|(_, t)| *t)
     };
-    if profile == "default" {
-        return Vec::new();
+    let mut pairs = Vec::new();
+    for (name, table) in &tables {
+        match name.as_str() {
+            "default" | "global" => {}
+            profile => {
+                if let Some(default) = named("default") {
+                    pairs.push(("default", default, profile, *table, Some(profile)));
+                }
+                if let Some(global) = named("global") {
+                    pairs.push((profile, *table, "global", global, Some(profile)));
+                }
+            }
+        }
     }
-    let (Some(default), Some(selected)) = (table("default"), table(profile)) else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    walk(default, selected, "", &mut found);
-    found
-        .into_iter()
-        .map(|(path, count)| {
-            format!(
-                "{profile}.{path} replaces default.{path} (arrays are replaced, not merged): \
-                 the {count} entr{} of default.{path} {} not used under profile {profile}; put \
-                 them all in one profile",
+    if let (Some(default), Some(global)) = (named("default"), named("global")) {
+        pairs.push(("default", default, "global", global, None));
+    }
+    let mut warnings = Vec::new();
+    for (under_name, under, over_name, over, profile) in pairs {
+        let mut found = Vec::new();
+        walk(under, over, "", &mut found);
+        for (path, count) in found {
+            let under_which = match profile {
+                Some(profile) => format!("profile {profile}"),
+                None => "any profile".to_owned(),
+            };
+            warnings.push(format!(
+                "{over_name}.{path} replaces {under_name}.{path} (arrays are replaced, not \
+                 merged): the {count} entr{} of {under_name}.{path} {} not used under \
+                 {under_which}; put them all in one profile",
                 if count == 1 { "y" } else { "ies" },
                 if count == 1 { "is" } else { "are" },
-            )
-        })
-        .collect()
+            ));
+        }
+    }
+    warnings
 }
 
 impl RawConfig {
@@ -1558,6 +1589,44 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("prot"), "{err}");
+    }
+
+    #[test]
+    fn every_array_one_profile_replaces_in_another_is_named() {
+        let file: toml::Table = toml::from_str(
+            "[default]\ntrusted_proxies = [\"10.0.0.1\"]\n[[default.clients]]\nclient_id = \"a\"\n\
+             [[release.clients]]\nclient_id = \"b\"\n[[global.clients]]\nclient_id = \"c\"\n\
+             [debug]\nport = 1\n[debug.cors]\nallowed_origins = [\"https://a.example\"]\n",
+        )
+        .unwrap();
+        let warnings = replaced_arrays(&file);
+        let starts: Vec<&str> = warnings
+            .iter()
+            .map(|w| w.split(" (").next().unwrap())
+            .collect();
+        assert!(starts.contains(&"release.clients replaces default.clients"), "{warnings:?}");
+        assert!(starts.contains(&"global.clients replaces release.clients"), "{warnings:?}");
+        assert!(starts.contains(&"global.clients replaces default.clients"), "{warnings:?}");
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].contains("under profile"), "{warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("under any profile")));
+    }
+
+    #[test]
+    fn profile_tables_differing_only_in_case_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Rocket.toml");
+        std::fs::write(&path, format!("{VALID}\n[debug]\nport = 2\n[Debug]\nport = 1\n")).unwrap();
+        let err = Config::load_from(&path, Profile::const_new("debug"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("apart from case"), "{err}");
+    }
+
+    #[test]
+    fn shown_keys_are_escaped_and_bounded() {
+        assert_eq!(shown_key("a\u{1b}b\nc"), "\"a\\u{1b}b\\nc\"");
+        assert_eq!(shown_key(&"k".repeat(100)), format!("\"{}\"...", "k".repeat(64)));
     }
 
     #[test]

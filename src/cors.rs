@@ -67,16 +67,16 @@ impl AllowedOrigins {
         Ok(Some(AllowedOrigins::List(origins)))
     }
 
-    /// The `Access-Control-Allow-Origin` value for a request's `Origin`, if it is allowed.
+    /// The `Access-Control-Allow-Origin` value for a request's `Origin`, if it is allowed:
+    /// the listed origin it equals, serialised. Browsers send origins serialised, so for
+    /// them this is their own value; nothing a client sent is echoed.
     fn allow(&self, origin: &HeaderValue) -> Option<HeaderValue> {
         match self {
             AllowedOrigins::Any => Some(HeaderValue::from_static("*")),
             AllowedOrigins::List(origins) => {
                 let serialised = serialised_origin(origin.to_str().ok()?)?;
-                // The request's own value is echoed: it is what the browser compares the
-                // answer with byte for byte, and it was just found equal, as an origin, to
-                // a listed one (so nothing unlisted is ever echoed).
-                origins.contains(&serialised).then(|| origin.clone())
+                let listed = origins.iter().find(|o| **o == serialised)?;
+                HeaderValue::from_str(listed).ok()
             }
         }
     }

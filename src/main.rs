@@ -72,18 +72,18 @@ async fn main() -> ExitCode {
         }
         Command::Serve => serve().await,
         Command::CheckConfig => check_config(),
-        Command::GenerateKey { algorithm, profile } => {
-            generate_key(&algorithm, &profile.unwrap_or_else(running_profile))
-        }
+        Command::GenerateKey { algorithm, profile } => match profile_for_output(profile) {
+            Ok(profile) => generate_key(&algorithm, &profile),
+            Err(code) => code,
+        },
         Command::CreateClient {
             client_id,
             scopes,
             profile,
-        } => create_client(
-            &client_id,
-            &scopes,
-            &profile.unwrap_or_else(running_profile),
-        ),
+        } => match profile_for_output(profile) {
+            Ok(profile) => create_client(&client_id, &scopes, &profile),
+            Err(code) => code,
+        },
     }
 }
 
@@ -102,9 +102,24 @@ fn return_large_allocations_to_the_os() {
     }
 }
 
-/// The profile this binary would run, by name.
-fn running_profile() -> String {
-    config::running_profile().as_str().as_str().to_owned()
+/// The profile whose tables a printing subcommand writes: `--profile` if given, else
+/// the one this binary would run. Lower-cased (profile names are case-insensitive, and
+/// `[Debug]` next to `[debug]` is refused), and a bare TOML key, so the printed table
+/// header means what it says.
+fn profile_for_output(given: Option<String>) -> Result<String, ExitCode> {
+    let profile = given
+        .unwrap_or_else(|| config::running_profile().as_str().as_str().to_owned())
+        .to_ascii_lowercase();
+    let bare = !profile.is_empty()
+        && profile
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if bare {
+        Ok(profile)
+    } else {
+        eprintln!("a profile name is letters, digits, '_' and '-' only");
+        Err(ExitCode::FAILURE)
+    }
 }
 
 /// Prints a new key as TOML for `profile`. Whatever the shipped file holds, merging the

@@ -411,7 +411,12 @@ impl RouteTable {
                     .segments
                     .iter()
                     .zip(&segments)
-                    .all(|(t, s)| t.as_deref().is_none_or(|t| t == *s))
+                    // A parameter matches a non-empty segment only: `/players/` is not
+                    // `/players/{id}`.
+                    .all(|(t, s)| match t.as_deref() {
+                        Some(t) => t == *s,
+                        None => !s.is_empty(),
+                    })
         })
     }
 }

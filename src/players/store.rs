@@ -150,26 +150,33 @@ fn db_error(e: sqlx::Error) -> Error {
 }
 
 impl PlayerStore {
-    /// Opens the database at `url` — `sqlite://...` (created if needed) or
-    /// `postgres://...` — and applies its migrations, which also seed the squad on first
-    /// start. On PostgreSQL the migrator holds an advisory lock, so instances starting
-    /// together migrate and seed once.
-    /// The directory a SQLite `url` names that does not exist, if any: SQLite creates a
-    /// missing file but not its directory, and then says only "unable to open database
-    /// file".
+    /// The directory a SQLite `url` names that does not exist, if any, made absolute
+    /// (a relative one is relative to the working directory): SQLite creates a missing
+    /// file but not its directory, and then says only "unable to open database file".
     pub fn missing_sqlite_directory(url: &str) -> Option<std::path::PathBuf> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return None;
         }
-        let options = SqliteConnectOptions::from_str(url).ok()?;
-        let file = options.get_filename();
-        if file.as_os_str() == ":memory:" || url.contains(":memory:") {
+        let in_memory = url.contains(":memory:")
+            || url.split_once('?').is_some_and(|(_, query)| {
+                form_urlencoded::parse(query.as_bytes())
+                    .any(|(name, value)| name == "mode" && value == "memory")
+            });
+        if in_memory {
             return None;
         }
-        let directory = file.parent()?;
-        (!directory.as_os_str().is_empty() && !directory.is_dir()).then(|| directory.to_owned())
+        let options = SqliteConnectOptions::from_str(url).ok()?;
+        let directory = options.get_filename().parent()?;
+        if directory.as_os_str().is_empty() || directory.is_dir() {
+            return None;
+        }
+        Some(std::path::absolute(directory).unwrap_or_else(|_| directory.to_owned()))
     }
 
+    /// Opens the database at `url` — `sqlite://...` (created if needed) or
+    /// `postgres://...` — and applies its migrations, which also seed the squad on first
+    /// start. On PostgreSQL the migrator holds an advisory lock, so instances starting
+    /// together migrate and seed once.
     pub async fn connect(url: &str, settings: &DatabaseConfig) -> Result<Self, sqlx::Error> {
         let timeout = Duration::from_millis(settings.busy_timeout_ms);
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -305,5 +312,40 @@ fn player(id: Uuid, new: NewPlayer) -> Player {
         team: new.team,
         league: new.league,
         starting11: new.starting11,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_sqlite_directory_is_named_absolute_and_memory_is_never_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        for url in [
+            format!("sqlite://{}/p.db", missing.display()),
+            format!("sqlite:{}/p.db", missing.display()),
+            format!("sqlite://{}/p.db?mode=rwc", missing.display()),
+        ] {
+            assert_eq!(
+                PlayerStore::missing_sqlite_directory(&url).as_deref(),
+                Some(missing.as_path()),
+                "{url}"
+            );
+        }
+        let relative = PlayerStore::missing_sqlite_directory("sqlite://no-such-dir-here/p.db")
+            .expect("a missing relative directory");
+        assert!(relative.is_absolute(), "{relative:?}");
+        assert!(relative.ends_with("no-such-dir-here"));
+        for fine in [
+            "sqlite::memory:".to_owned(),
+            "sqlite://nope/x.db?mode=memory".to_owned(),
+            "sqlite://players.db".to_owned(),
+            format!("sqlite://{}/p.db", dir.path().display()),
+            "postgres://u@h/db".to_owned(),
+        ] {
+            assert_eq!(PlayerStore::missing_sqlite_directory(&fine), None, "{fine}");
+        }
     }
 }

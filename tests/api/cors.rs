@@ -91,7 +91,8 @@ async fn a_listed_origin_gets_preflights_and_cors_headers_on_every_api_route() {
                 cors_headers(&response),
                 expect(&[
                     ("vary", "Origin"),
-                    ("access-control-allow-origin", origin),
+                    // The listed origin, serialised, whatever form it was sent in.
+                    ("access-control-allow-origin", PAGE),
                     ("access-control-allow-methods", methods),
                     ("access-control-allow-headers", ALLOW_HEADERS),
                     ("access-control-max-age", "600"),
@@ -152,13 +153,21 @@ async fn anyone_else_gets_exactly_the_answer_without_cors_plus_vary() {
             let expected = preflight(&plain, path, origin, "POST").await;
             assert_eq!(response.status(), expected.status(), "{origin} {path}");
             assert_ne!(response.status(), 403);
-            assert_eq!(
-                header(response.headers(), "allow"),
-                header(expected.headers(), "allow")
-            );
+            for name in ["allow", "content-type", "www-authenticate", "cache-control"] {
+                assert_eq!(
+                    header(response.headers(), name),
+                    header(expected.headers(), name),
+                    "{origin} {path} {name}"
+                );
+            }
             assert_eq!(
                 cors_headers(&response),
                 expect(&[("vary", "Origin")]),
+                "{origin} {path}"
+            );
+            assert_eq!(
+                response.text().await.unwrap(),
+                expected.text().await.unwrap(),
                 "{origin} {path}"
             );
         }
@@ -249,4 +258,50 @@ fn allowed_origins_must_be_origins() {
         assert!(error.contains(expected), "{entries}: {error}");
         assert!(!error.contains("pw@"), "{error}");
     }
+}
+
+/// Refusals the framework makes before any handler runs still reach a listed page with
+/// its CORS headers (so the page can read why); an `OPTIONS` that is not a preflight is
+/// answered as without CORS; a path outside the routes gets nothing.
+#[tokio::test]
+async fn a_listed_origin_can_read_every_refusal() {
+    let app = spawn_app_with(
+        "cors = { allowed_origins = [\"https://app.example.com\"] }\nlimits = { body_bytes = 1024 }",
+    )
+    .await;
+    let requests = [
+        (app.http.patch(app.url("/players")), 405),
+        (app.http.request(Method::OPTIONS, app.url("/players")), 405),
+        (
+            app.http
+                .post(app.url("/players"))
+                .header("Content-Type", "application/json")
+                .body("x".repeat(2048)),
+            413,
+        ),
+        (
+            app.http
+                .post(app.token_url())
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body("x".repeat(2048)),
+            413,
+        ),
+    ];
+    for (request, status) in requests {
+        let response = request.header("Origin", PAGE).send().await.unwrap();
+        assert_eq!(response.status(), status, "{}", response.url());
+        assert_eq!(
+            cors_headers(&response),
+            expect(&[
+                ("vary", "Origin"),
+                ("access-control-allow-origin", PAGE),
+                ("access-control-expose-headers", EXPOSE_HEADERS),
+            ]),
+            "{}",
+            response.url()
+        );
+    }
+    let response = preflight(&app, "/players/", PAGE, "POST").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(cors_headers(&response), expect(&[]));
 }

@@ -500,6 +500,7 @@ fn configuration_errors_never_print_a_secret_whatever_path_it_took() {
     );
     let output = command()
         .env("APP_DATABASE_URL", &url)
+        .env("APP_PORT", "0") // the shipped 9000 may be taken by a server someone runs
         .env("APP_DATABASE__BUSY_TIMEOUT_MS", "500")
         .output()
         .unwrap();
