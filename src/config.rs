@@ -718,7 +718,12 @@ impl Config {
             "jwt": {
                 "algorithm": format!("{:?}", self.jwt.keys.current.algorithm),
                 "key_id": self.jwt.keys.current.kid,
-                "key": "********",
+                // Named as the setting that holds it: `key` (HS256) or `private_key`.
+                (if self.jwt.keys.current.algorithm == jsonwebtoken::Algorithm::HS256 {
+                    "key"
+                } else {
+                    "private_key"
+                }): "********",
                 "issuer": self.jwt.issuer,
                 "audience": self.jwt.audience,
                 "expires_in_seconds": self.jwt.expires_in_seconds,
@@ -1396,13 +1401,39 @@ fn read_toml(file: &Path) -> Result<toml::Table, ConfigError> {
         .filter(|key| is_setting_name(key))
         // Only the last part: the parts before it were not checked.
         .map(|key| key.rsplit('.').next().unwrap_or(key));
+    // A table or key written twice (`[debug.jwt]` pasted next to the file's own) is the
+    // usual way to get here from command output: say so, naming it if it is one of ours.
+    let duplicate = error.message().contains("duplicate key").then(|| {
+        let name = error
+            .message()
+            .split('`')
+            .nth(1)
+            .filter(|name| is_setting_name(name) || is_profile_name(name));
+        match name {
+            Some(name) => format!(
+                "; `{name}` is defined twice: merge the new keys into the table that is already \
+                 there instead of adding another"
+            ),
+            None => "; a table or key is defined twice: merge the new keys into the table that \
+                     is already there instead of adding another"
+                .to_owned(),
+        }
+    });
     Err(ConfigError::new(format!(
         "{} is not valid TOML: syntax error at line {line}, column {column}{} (the line is not \
-         shown: it may hold a secret)",
+         shown: it may hold a secret){}",
         file.display(),
         key.map(|k| format!(", in the value of `{k}`"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        duplicate.unwrap_or_default()
     )))
+}
+
+/// The profile names figment and this server give a meaning to.
+fn is_profile_name(name: &str) -> bool {
+    ["default", "debug", "release", "global"]
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(name))
 }
 
 /// Whether `key` (a bare or dotted TOML key) names a setting or a field of a client or a
@@ -1604,9 +1635,18 @@ mod tests {
             .iter()
             .map(|w| w.split(" (").next().unwrap())
             .collect();
-        assert!(starts.contains(&"release.clients replaces default.clients"), "{warnings:?}");
-        assert!(starts.contains(&"global.clients replaces release.clients"), "{warnings:?}");
-        assert!(starts.contains(&"global.clients replaces default.clients"), "{warnings:?}");
+        assert!(
+            starts.contains(&"release.clients replaces default.clients"),
+            "{warnings:?}"
+        );
+        assert!(
+            starts.contains(&"global.clients replaces release.clients"),
+            "{warnings:?}"
+        );
+        assert!(
+            starts.contains(&"global.clients replaces default.clients"),
+            "{warnings:?}"
+        );
         assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(warnings[0].contains("under profile"), "{warnings:?}");
         assert!(warnings.iter().any(|w| w.contains("under any profile")));
@@ -1616,7 +1656,11 @@ mod tests {
     fn profile_tables_differing_only_in_case_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("Rocket.toml");
-        std::fs::write(&path, format!("{VALID}\n[debug]\nport = 2\n[Debug]\nport = 1\n")).unwrap();
+        std::fs::write(
+            &path,
+            format!("{VALID}\n[debug]\nport = 2\n[Debug]\nport = 1\n"),
+        )
+        .unwrap();
         let err = Config::load_from(&path, Profile::const_new("debug"))
             .unwrap_err()
             .to_string();
@@ -1626,7 +1670,10 @@ mod tests {
     #[test]
     fn shown_keys_are_escaped_and_bounded() {
         assert_eq!(shown_key("a\u{1b}b\nc"), "\"a\\u{1b}b\\nc\"");
-        assert_eq!(shown_key(&"k".repeat(100)), format!("\"{}\"...", "k".repeat(64)));
+        assert_eq!(
+            shown_key(&"k".repeat(100)),
+            format!("\"{}\"...", "k".repeat(64))
+        );
     }
 
     #[test]

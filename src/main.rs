@@ -267,6 +267,15 @@ fn create_client(client_id: &str, scope_names: &[String], profile: &str) -> Exit
             println!("# client_secret = \"{}\"", new.secret);
             println!();
             print!("{}", new.toml);
+            if !std::io::stdout().is_terminal() {
+                // `>> Rocket.toml`: the person sees nothing else. The secret itself stays
+                // off stderr, which scripts and CI logs keep.
+                eprintln!(
+                    "created client \"{client_id}\" for the {profile} profile: its secret is in \
+                     the client_secret comment of the output; give it to the client, then \
+                     delete the comment"
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

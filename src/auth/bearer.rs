@@ -94,9 +94,27 @@ impl TokenValidator {
             }
         };
         // A forged token is refused on its signature alone, before any of it is parsed.
-        key.check_signature(token).map_err(Error::InvalidToken)?;
-        let data = jsonwebtoken::decode::<Principal>(token, &key.key, &key.validation)
-            .map_err(|e| Error::InvalidToken(rejection(e.kind())))?;
+        let checked = key.check_signature(token).and_then(|()| {
+            jsonwebtoken::decode::<Principal>(token, &key.key, &key.validation)
+                .map_err(|e| rejection(e.kind()))
+        });
+        let data = match checked {
+            Ok(data) => data,
+            // With one key, the `kid` was not looked at first: a token from another key
+            // (an old one, after a switch of algorithm) is refused for its `kid`, which is
+            // the real reason, rather than for a signature or algorithm it never had.
+            Err(reason) => {
+                let foreign_kid = expected_kid.is_some_and(|expected| {
+                    jsonwebtoken::decode_header(token)
+                        .is_ok_and(|h| h.kid.as_deref() != Some(expected))
+                });
+                return Err(Error::InvalidToken(if foreign_kid {
+                    TokenRejection::UnknownKey
+                } else {
+                    reason
+                }));
+            }
+        };
         if let Some(expected) = expected_kid
             && data.header.kid.as_deref() != Some(expected)
         {

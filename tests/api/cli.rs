@@ -63,12 +63,15 @@ async fn token_for(base: &str, id: &str, secret: &str) -> reqwest::Response {
 #[test]
 fn create_client_output_appended_to_the_shipped_file_adds_a_working_client() {
     let (dir, path) = shipped_copy(|s| s);
-    let (ok, text, _) = run(
+    let (ok, text, stderr) = run(
         &["create-client", "reporter", "--scopes", "players:delete"],
         &path,
         &[],
     );
     assert!(ok);
+    // Redirected, the person still learns where the secret is, without it on stderr.
+    assert!(stderr.contains("client_secret comment"), "{stderr}");
+    assert!(!stderr.contains("client_secret = "), "{stderr}");
     assert!(
         text.contains("[[debug.clients]]"),
         "the profile the binary runs: {text}"
@@ -227,6 +230,19 @@ fn generate_key_output_merged_into_the_shipped_file_works_for_every_algorithm() 
             checked.contains(&format!("\"key_id\": \"{kid}\"")),
             "{checked}"
         );
+        // The masked key is shown under the name of the setting that holds it.
+        let setting = if algorithm == "HS256" {
+            "key"
+        } else {
+            "private_key"
+        };
+        assert!(
+            checked.contains(&format!("\"{setting}\": \"********\"")),
+            "{checked}"
+        );
+        if algorithm != "HS256" {
+            assert!(!checked.contains("\"key\": "), "{checked}");
+        }
 
         let server = serve(dir, &path);
         block_on(async {
@@ -403,4 +419,22 @@ fn printing_subcommands_end_quietly_when_the_reader_stops() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(!output.status.success(), "{args:?}: the output was lost");
     }
+}
+
+/// `generate-key >> Rocket.toml` (appending, as for create-client) repeats the file's
+/// `[debug.jwt]`: the error says what is wrong and what to do.
+#[test]
+fn appending_generate_key_output_says_to_merge_instead() {
+    let (_dir, path) = shipped_copy(|s| s);
+    let (_, output, _) = run(&["generate-key"], &path, &[]);
+    let mut file = std::fs::read_to_string(&path).unwrap();
+    file.push_str(&output);
+    std::fs::write(&path, file).unwrap();
+    let (ok, _, stderr) = run(&["check-config"], &path, &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("`jwt` is defined twice: merge the new keys into the table"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("1LnBfWcu7"), "{stderr}");
 }

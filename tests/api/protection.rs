@@ -526,3 +526,45 @@ async fn several_authorization_headers_are_refused_on_writes_and_the_token_endpo
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+/// A token from another key (say, the HS256 key used before a switch to EdDSA) is refused
+/// for its `kid`, the real reason, not for a signature or algorithm check it never had
+/// to pass; a token naming our `kid` with a bad signature is refused for the signature.
+#[tokio::test]
+async fn a_token_from_another_key_is_refused_for_its_key_id() {
+    let app = spawn_app().await;
+    let description = |challenge: String| {
+        challenge
+            .split("error_description=\"")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches('"')
+            .to_owned()
+    };
+    let other_key = "another-key-another-key-another-key!";
+    let mut header = at_jwt_header(Algorithm::HS256);
+    header.kid = Some("hs256-0000000000000000".into());
+    let foreign = sign(&header, &claims(), other_key);
+    let foreign_alg = {
+        use base64::Engine;
+        let good = sign(&at_jwt_header(Algorithm::HS256), &claims(), other_key);
+        let b64 =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let header = json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "some-ed25519-thumbprint"});
+        let signature = good.rsplit('.').next().unwrap().to_owned();
+        format!("{}.{}.{signature}", b64(&header), b64(&claims()))
+    };
+    for token in [foreign, foreign_alg] {
+        let response = delete_with(&app, Some(&format!("Bearer {token}"))).await;
+        assert_eq!(
+            description(assert_invalid_token(response).await),
+            "The token's key id is not one of this server's keys"
+        );
+    }
+    let forged = sign(&at_jwt_header(Algorithm::HS256), &claims(), other_key);
+    let response = delete_with(&app, Some(&format!("Bearer {forged}"))).await;
+    assert_eq!(
+        description(assert_invalid_token(response).await),
+        "The access token signature is invalid"
+    );
+}
