@@ -115,6 +115,12 @@ impl HashPool {
         self.max_wait
     }
 
+    /// Checks queued and not started, every standing together.
+    #[cfg(test)]
+    fn queued(&self) -> usize {
+        self.shared.lock().queued.iter().sum()
+    }
+
     /// Runs `task` (an Argon2 verification) for `source` on a pool thread, in the
     /// source's turn, and returns its result; [`Busy`] if the queue is full or the task
     /// has not started by `deadline`. Dropping the future withdraws the task if it has not
@@ -303,6 +309,11 @@ mod tests {
         let most_a = Arc::new(AtomicUsize::new(0));
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut handles = Vec::new();
+        // A's first task holds its thread until everything is queued, so the order does
+        // not depend on how fast this machine spawns tasks.
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new((gate, started_tx)));
         // Five tasks from A queued before one from B: B runs before A's last ones.
         for i in 0..6 {
             let (source, name) = if i == 5 {
@@ -310,34 +321,53 @@ mod tests {
             } else {
                 (ip("192.0.2.1"), "a")
             };
-            let (pool, running, most, order) = (
+            let (task_pool, running, most, order, gate) = (
                 pool.clone(),
                 running_a.clone(),
                 most_a.clone(),
                 order.clone(),
+                gate.clone(),
             );
             handles.push(tokio::spawn(async move {
-                pool.run(
-                    source,
-                    Standing::Clean,
-                    Instant::now() + Duration::from_secs(10),
-                    move || {
-                        if name == "a" {
-                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                            most.fetch_max(now, Ordering::SeqCst);
-                        }
-                        std::thread::sleep(Duration::from_millis(30));
-                        order.lock().unwrap().push(name);
-                        if name == "a" {
-                            running.fetch_sub(1, Ordering::SeqCst);
-                        }
-                        true
-                    },
-                )
-                .await
+                task_pool
+                    .run(
+                        source,
+                        Standing::Clean,
+                        Instant::now() + Duration::from_secs(30),
+                        move || {
+                            if name == "a" {
+                                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                                most.fetch_max(now, Ordering::SeqCst);
+                            }
+                            if i == 0 {
+                                let gate = gate.lock().unwrap();
+                                let _ = gate.1.send(());
+                                let _ = gate.0.recv();
+                            }
+                            std::thread::sleep(Duration::from_millis(30));
+                            order.lock().unwrap().push(name);
+                            if name == "a" {
+                                running.fetch_sub(1, Ordering::SeqCst);
+                            }
+                            true
+                        },
+                    )
+                    .await
             }));
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            let waited = Instant::now();
+            if i == 0 {
+                while started.try_recv().is_err() {
+                    assert!(waited.elapsed() < Duration::from_secs(10), "never started");
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            // A's next tasks wait behind the first; B may start at once on the other thread.
+            while i < 5 && pool.queued() < i {
+                assert!(waited.elapsed() < Duration::from_secs(10), "never queued");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
         }
+        release.send(()).unwrap();
         for handle in handles {
             assert_eq!(handle.await.unwrap(), Ok(true));
         }
@@ -354,7 +384,12 @@ mod tests {
     async fn clean_sources_are_served_before_failing_ones() {
         let pool = Arc::new(HashPool::new(1, 100, Duration::from_secs(10)));
         let order = Arc::new(Mutex::new(Vec::new()));
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // The first task holds the only thread until every other one is queued, so the
+        // order does not depend on how fast this machine spawns them.
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new((gate, started_tx)));
         let mut handles = Vec::new();
         // One running, then ten failing sources queued, then a clean one.
         for i in 0..12u8 {
@@ -362,29 +397,46 @@ mod tests {
                 11 => (Standing::Clean, "clean".to_owned()),
                 _ => (Standing::Failing, format!("failing-{i}")),
             };
-            let (pool, order) = (pool.clone(), order.clone());
+            let (task_pool, order, gate) = (pool.clone(), order.clone(), gate.clone());
             handles.push(tokio::spawn(async move {
-                pool.run(
-                    IpAddr::from([192, 0, 2, i]),
-                    standing,
-                    deadline,
-                    move || {
-                        std::thread::sleep(Duration::from_millis(20));
-                        order.lock().unwrap().push(name);
-                        true
-                    },
-                )
-                .await
+                task_pool
+                    .run(
+                        IpAddr::from([192, 0, 2, i]),
+                        standing,
+                        deadline,
+                        move || {
+                            if i == 0 {
+                                let gate = gate.lock().unwrap();
+                                let _ = gate.1.send(());
+                                let _ = gate.0.recv();
+                            }
+                            order.lock().unwrap().push(name);
+                            true
+                        },
+                    )
+                    .await
             }));
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            // Queued in this order: the first running, then each queued before the next.
+            let waited = Instant::now();
+            if i == 0 {
+                while started.try_recv().is_err() {
+                    assert!(waited.elapsed() < Duration::from_secs(10), "never started");
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            while pool.queued() < usize::from(i) {
+                assert!(waited.elapsed() < Duration::from_secs(10), "never queued");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
         }
+        release.send(()).unwrap();
         for handle in handles {
             assert_eq!(handle.await.unwrap(), Ok(true));
         }
         let order = order.lock().unwrap().clone();
-        let clean = order.iter().position(|n| n == "clean").unwrap();
-        assert!(
-            clean <= 2,
+        assert_eq!(
+            order.iter().position(|n| n == "clean"),
+            Some(1),
             "the clean source waited only for what was running: {order:?}"
         );
     }
