@@ -213,7 +213,7 @@ fn routes(
         }
     });
 
-    Route::new()
+    let app = Route::new()
         .nest("/", service)
         .at("/openapi.json", get(spec_json))
         .at("/swagger", get(swagger_ui))
@@ -260,28 +260,30 @@ fn routes(
             }
         })
         .with(CatchPanic::new().with_handler(panic_response))
-        .around({
-            let cors = config.cors.clone().map(Arc::new);
+        .boxed();
+    // Without allowed origins there is no CORS layer at all: nothing to pay per request.
+    let app = match config.cors.clone() {
+        Some(origins) => {
+            let origins = Arc::new(origins);
             let routes = routes.clone();
-            move |endpoint, request| {
-                let cors = cors.clone();
-                let routes = routes.clone();
+            app.around(move |endpoint, request| {
+                let (origins, routes) = (origins.clone(), routes.clone());
                 async move {
-                    let Some(cors) = cors else {
-                        return endpoint.call(request).await;
-                    };
                     let methods = routes
                         .matching(request.uri().path())
                         .filter(|route| cors_covers(&route.template))
                         .map(|route| route.allow.clone());
-                    cors::handle(&cors, methods, &endpoint, request).await
+                    cors::handle(&origins, methods, &endpoint, request).await
                 }
-            }
-        })
-        .around(move |endpoint, request| {
-            telemetry::observe(endpoint, request, routes.clone(), metrics.clone())
-        })
-        .boxed()
+            })
+            .boxed()
+        }
+        None => app,
+    };
+    app.around(move |endpoint, request| {
+        telemetry::observe(endpoint, request, routes.clone(), metrics.clone())
+    })
+    .boxed()
 }
 
 /// A panic in a handler is answered 500 like any internal error (and logged by poem).

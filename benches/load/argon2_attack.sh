@@ -30,7 +30,7 @@ python3 -c 'import argon2' 2>/dev/null || pip install -q argon2-cffi >/dev/null
 # Clients: first-grant probes (hashed), a client with two hashes, one hashed by argon2-cffi.
 probes=8
 for i in $(seq 1 "$probes"); do
-  created="$("$binary" create-client "first-$i" --scopes api:write)"
+  created="$("$binary" create-client "first-$i" --scopes api:write --profile default)"
   sed -n 's/^# client_secret = "\(.*\)"$/\1/p' <<<"$created" > "$work/first-$i.secret"
   grep -v '^#' <<<"$created" >> "$work/config.toml"
 done

@@ -16,7 +16,7 @@ trap 'kill "${servers[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 secret="$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
-created="$("$binary" create-client hashed --scopes api:write)"
+created="$("$binary" create-client hashed --scopes api:write --profile default)"
 hashed_secret="$(sed -n 's/^# client_secret = "\(.*\)"$/\1/p' <<<"$created")"
 hash_entry="$(grep -v '^#' <<<"$created")"
 port="$(free_port)"

@@ -57,14 +57,31 @@ pub struct TokenIssuer {
     lifetime: u64,
 }
 
+/// The JOSE header of every token the current key signs.
+pub fn token_header(keys: &KeySet) -> Header {
+    let mut header = Header::new(keys.current.algorithm);
+    header.typ = Some(TOKEN_TYPE.to_owned());
+    header.kid = Some(keys.current.kid.clone());
+    header
+}
+
+/// The first segment (the encoded header) of every token the current key signs, as
+/// [`TokenIssuer`] writes it: a token whose first segment is this one names our `kid`.
+pub fn own_header_segment(keys: &KeySet) -> Option<String> {
+    let token = jsonwebtoken::encode(
+        &token_header(keys),
+        &serde_json::Map::new(),
+        &keys.current.key,
+    )
+    .ok()?;
+    token.split('.').next().map(str::to_owned)
+}
+
 impl TokenIssuer {
     pub fn new(config: &JwtConfig) -> Self {
-        let mut header = Header::new(config.keys.current.algorithm);
-        header.typ = Some(TOKEN_TYPE.to_owned());
-        header.kid = Some(config.keys.current.kid.clone());
         Self {
             keys: config.keys.clone(),
-            header,
+            header: token_header(&config.keys),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             lifetime: config.expires_in_seconds,
