@@ -261,7 +261,9 @@ fn routes(
         })
         .with(CatchPanic::new().with_handler(panic_response))
         .boxed();
-    // Without allowed origins there is no CORS layer at all: nothing to pay per request.
+    // Without allowed origins there is no CORS layer at all. (The box below it costs an
+    // allocation per request, but measured fewer instructions overall than the unboxed
+    // stack: see BENCHMARKS.md, issue 13.)
     let app = match config.cors.clone() {
         Some(origins) => {
             let origins = Arc::new(origins);

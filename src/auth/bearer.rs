@@ -310,14 +310,36 @@ mod tests {
 
     #[test]
     fn the_own_header_is_the_header_of_issued_tokens() {
-        let config = JwtConfig::hs256("0123456789abcdef0123456789abcdef", "i", "a", 60).unwrap();
-        let issued = crate::auth::TokenIssuer::new(&config)
-            .issue("c", "api:write".to_owned())
-            .unwrap();
-        assert_eq!(
-            validator().own_header.as_deref(),
-            issued.access_token.split('.').next()
-        );
+        for algorithm in [
+            jsonwebtoken::Algorithm::HS256,
+            jsonwebtoken::Algorithm::EdDSA,
+            jsonwebtoken::Algorithm::ES256,
+        ] {
+            let generated = crate::auth::keys::generate(algorithm).unwrap();
+            let key = match generated.public_pem {
+                None => format!("key = \"{}\"", generated.secret_or_private_pem),
+                Some(_) => format!(
+                    "algorithm = \"{algorithm:?}\"\nprivate_key = \"\"\"\n{}\"\"\"",
+                    generated.secret_or_private_pem
+                ),
+            };
+            let toml = format!(
+                "[default.jwt]\n{key}\nissuer = \"i\"\naudience = \"a\"\n\
+                 [[default.clients]]\nclient_id = \"c\"\nclient_secret = \"s\"\n"
+            );
+            let config = crate::Config::from_toml_str(&toml, "debug").unwrap();
+            let issued = crate::auth::TokenIssuer::new(&config.jwt)
+                .issue("c", "api:write".to_owned())
+                .unwrap();
+            let clients = Arc::new(ClientDirectory::new(crate::auth::ClientRegistry::new(&[])));
+            assert_eq!(
+                TokenValidator::new(&config.jwt, clients)
+                    .own_header
+                    .as_deref(),
+                issued.access_token.split('.').next(),
+                "{algorithm:?}"
+            );
+        }
     }
 
     #[test]
