@@ -122,9 +122,6 @@ fn profile_for_output(given: Option<String>) -> Result<String, ExitCode> {
     }
 }
 
-/// Prints a new key as TOML for `profile`. Whatever the shipped file holds, merging the
-/// printed keys into its `[profile.jwt]` table (replacing those there) and removing the
-/// keys named in backticks gives a working configuration: the tests do exactly that.
 /// The subcommands that print are read through pipes (`check-config | head`): when the
 /// reader goes away, end the way other command-line tools do, by SIGPIPE, instead of
 /// panicking in `println!` (Rust ignores SIGPIPE by default). The server keeps ignoring
@@ -138,6 +135,9 @@ fn end_quietly_on_a_closed_pipe() {
     }
 }
 
+/// Prints a new key as TOML for `profile`. Whatever the shipped file holds, merging the
+/// printed keys into its `[profile.jwt]` table (replacing those there) and removing the
+/// keys named in backticks gives a working configuration: the tests do exactly that.
 fn generate_key(name: &str, profile: &str) -> ExitCode {
     let Some(algorithm) = keys::parse_algorithm(name) else {
         eprintln!("unknown algorithm \"{name}\"; use {}", keys::SUPPORTED);
@@ -152,24 +152,21 @@ fn generate_key(name: &str, profile: &str) -> ExitCode {
     };
     let kid = &generated.kid;
     let secret = generated.secret_or_private_pem.trim_end();
-    let (what, setting, variable, others) = match generated.public_pem {
+    let (what, setting, value, variable, others) = match generated.public_pem {
         None => (
             "secret",
             "key",
+            format!("\"{secret}\""),
             "APP_JWT__KEY",
             "`private_key` and `private_key_file`",
         ),
         Some(_) => (
             "private key",
             "private_key",
+            format!("\"\"\"\n{secret}\n\"\"\""),
             "APP_JWT__PRIVATE_KEY",
             "`key` and `private_key_file`",
         ),
-    };
-    let value = if generated.public_pem.is_none() {
-        format!("\"{secret}\"")
-    } else {
-        format!("\"\"\"\n{secret}\n\"\"\"")
     };
     println!("# A new {name} signing key, kid \"{kid}\". Keep the {what} in a secret store.");
     println!("#");

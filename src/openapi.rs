@@ -52,7 +52,12 @@ pub fn document(service: &OpenApiService<Apis, ()>) -> String {
     let raw = service.spec();
     let finished = serde_json::from_str::<Value>(&raw)
         .map(finish)
-        .and_then(|v| serde_json::to_string_pretty(&Ordered(&v)));
+        .and_then(|v| {
+            serde_json::to_string_pretty(&Ordered {
+                value: &v,
+                path: &ORDERED_AT,
+            })
+        });
     match finished {
         Ok(mut text) => {
             text.push('\n');
@@ -134,64 +139,41 @@ fn finish(mut doc: Value) -> Value {
 /// authorise. Schemes not listed follow in name order.
 const SCHEME_ORDER: [&str; 2] = [OAUTH2_SCHEME, BEARER_SCHEME];
 
-/// Serialises the document as serde_json would (its maps are sorted by key), except
-/// that `components.securitySchemes` follows [`SCHEME_ORDER`]. Done here rather than
-/// with serde_json's `preserve_order`, which would reorder the whole committed document.
-struct Ordered<'a>(&'a Value);
-/// `components`, whose `securitySchemes` member is written in order.
-struct Components<'a>(&'a Value);
-/// The `securitySchemes` object, in [`SCHEME_ORDER`].
-struct Schemes<'a>(&'a serde_json::Map<String, Value>);
+/// Where in the document the members follow [`SCHEME_ORDER`].
+const ORDERED_AT: [&str; 2] = ["components", "securitySchemes"];
+
+/// Serialises `value` as serde_json would (its maps are sorted by key), except the object
+/// at `path` below it, whose members follow [`SCHEME_ORDER`]. Done here rather than with
+/// serde_json's `preserve_order`, which would reorder the whole committed document.
+struct Ordered<'a> {
+    value: &'a Value,
+    path: &'a [&'a str],
+}
 
 impl Serialize for Ordered<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let Value::Object(root) = self.0 else {
-            return self.0.serialize(serializer);
+        let Value::Object(object) = self.value else {
+            return self.value.serialize(serializer);
         };
-        let mut map = serializer.serialize_map(Some(root.len()))?;
-        for (key, value) in root {
-            if key == "components" {
-                map.serialize_entry(key, &Components(value))?;
-            } else {
-                map.serialize_entry(key, value)?;
-            }
+        let mut entries: Vec<(&String, &Value)> = object.iter().collect();
+        if self.path.is_empty() {
+            let rank = |name: &str| {
+                SCHEME_ORDER
+                    .iter()
+                    .position(|n| *n == name)
+                    .unwrap_or(SCHEME_ORDER.len())
+            };
+            // Stable: unlisted members keep their name order.
+            entries.sort_by_key(|(name, _)| rank(name));
         }
-        map.end()
-    }
-}
-
-impl Serialize for Components<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let Value::Object(components) = self.0 else {
-            return self.0.serialize(serializer);
-        };
-        let mut map = serializer.serialize_map(Some(components.len()))?;
-        for (key, value) in components {
-            match value {
-                Value::Object(schemes) if key == "securitySchemes" => {
-                    map.serialize_entry(key, &Schemes(schemes))?
+        let mut map = serializer.serialize_map(Some(entries.len()))?;
+        for (key, value) in entries {
+            match self.path.split_first() {
+                Some((next, rest)) if key == next => {
+                    map.serialize_entry(key, &Ordered { value, path: rest })?
                 }
                 _ => map.serialize_entry(key, value)?,
             }
-        }
-        map.end()
-    }
-}
-
-impl Serialize for Schemes<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let rank = |name: &str| {
-            SCHEME_ORDER
-                .iter()
-                .position(|n| *n == name)
-                .unwrap_or(SCHEME_ORDER.len())
-        };
-        let mut entries: Vec<(&String, &Value)> = self.0.iter().collect();
-        // Stable: unlisted schemes keep their name order.
-        entries.sort_by_key(|(name, _)| rank(name));
-        let mut map = serializer.serialize_map(Some(entries.len()))?;
-        for (name, scheme) in entries {
-            map.serialize_entry(name, scheme)?;
         }
         map.end()
     }

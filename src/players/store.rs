@@ -150,11 +150,16 @@ fn db_error(e: sqlx::Error) -> Error {
 }
 
 impl PlayerStore {
+    /// Whether `url` names a PostgreSQL database; any other is SQLite.
+    pub fn is_postgres(url: &str) -> bool {
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+
     /// The directory a SQLite `url` names that does not exist, if any, made absolute
     /// (a relative one is relative to the working directory): SQLite creates a missing
     /// file but not its directory, and then says only "unable to open database file".
     pub fn missing_sqlite_directory(url: &str) -> Option<std::path::PathBuf> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if Self::is_postgres(url) {
             return None;
         }
         let in_memory = url.contains(":memory:")
@@ -179,7 +184,7 @@ impl PlayerStore {
     /// together migrate and seed once.
     pub async fn connect(url: &str, settings: &DatabaseConfig) -> Result<Self, sqlx::Error> {
         let timeout = Duration::from_millis(settings.busy_timeout_ms);
-        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pool = if Self::is_postgres(url) {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections)

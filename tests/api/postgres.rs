@@ -29,7 +29,7 @@ fn required_postgres_url() -> String {
 fn the_postgresql_half_ran_against_postgresql() {
     let url = required_postgres_url();
     assert!(
-        url.starts_with("postgres://") || url.starts_with("postgresql://"),
+        players_api::players::PlayerStore::is_postgres(&url),
         "{url}"
     );
 }
