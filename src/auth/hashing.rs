@@ -302,6 +302,49 @@ mod tests {
         Instant::now() + Duration::from_millis(100)
     }
 
+    /// Holds the task that calls [`Gate::hold`] on its pool thread until [`Gate::open`],
+    /// so a test queues everything else behind it in a known order, however fast or slow
+    /// this machine spawns tasks.
+    #[derive(Default)]
+    struct Gate {
+        /// (the held task has started, the gate is open)
+        state: Mutex<(bool, bool)>,
+        changed: Condvar,
+    }
+
+    impl Gate {
+        fn hold(&self) {
+            let mut state = self.state.lock().unwrap();
+            state.0 = true;
+            self.changed.notify_all();
+            while !state.1 {
+                state = self.changed.wait(state).unwrap();
+            }
+        }
+
+        async fn wait_started(&self) {
+            let waited = Instant::now();
+            while !self.state.lock().unwrap().0 {
+                assert!(waited.elapsed() < Duration::from_secs(10), "never started");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+
+        fn open(&self) {
+            self.state.lock().unwrap().1 = true;
+            self.changed.notify_all();
+        }
+    }
+
+    /// Waits until `count` checks are queued (not started) in `pool`.
+    async fn wait_until_queued(pool: &HashPool, count: usize) {
+        let waited = Instant::now();
+        while pool.queued() < count {
+            assert!(waited.elapsed() < Duration::from_secs(10), "never queued");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_source_runs_one_task_at_a_time_and_sources_take_turns() {
         let pool = Arc::new(HashPool::new(2, 100, Duration::from_secs(10)));
@@ -309,11 +352,8 @@ mod tests {
         let most_a = Arc::new(AtomicUsize::new(0));
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut handles = Vec::new();
-        // A's first task holds its thread until everything is queued, so the order does
-        // not depend on how fast this machine spawns tasks.
-        let (release, gate) = std::sync::mpsc::channel::<()>();
-        let (started_tx, started) = std::sync::mpsc::channel::<()>();
-        let gate = Arc::new(Mutex::new((gate, started_tx)));
+        // A's first task holds its thread until everything is queued.
+        let gate = Arc::new(Gate::default());
         // Five tasks from A queued before one from B: B runs before A's last ones.
         for i in 0..6 {
             let (source, name) = if i == 5 {
@@ -321,7 +361,7 @@ mod tests {
             } else {
                 (ip("192.0.2.1"), "a")
             };
-            let (task_pool, running, most, order, gate) = (
+            let (task_pool, running, most, order, task_gate) = (
                 pool.clone(),
                 running_a.clone(),
                 most_a.clone(),
@@ -340,9 +380,7 @@ mod tests {
                                 most.fetch_max(now, Ordering::SeqCst);
                             }
                             if i == 0 {
-                                let gate = gate.lock().unwrap();
-                                let _ = gate.1.send(());
-                                let _ = gate.0.recv();
+                                task_gate.hold();
                             }
                             std::thread::sleep(Duration::from_millis(30));
                             order.lock().unwrap().push(name);
@@ -354,20 +392,15 @@ mod tests {
                     )
                     .await
             }));
-            let waited = Instant::now();
             if i == 0 {
-                while started.try_recv().is_err() {
-                    assert!(waited.elapsed() < Duration::from_secs(10), "never started");
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
+                gate.wait_started().await;
             }
             // A's next tasks wait behind the first; B may start at once on the other thread.
-            while i < 5 && pool.queued() < i {
-                assert!(waited.elapsed() < Duration::from_secs(10), "never queued");
-                tokio::time::sleep(Duration::from_millis(1)).await;
+            if i < 5 {
+                wait_until_queued(&pool, i).await;
             }
         }
-        release.send(()).unwrap();
+        gate.open();
         for handle in handles {
             assert_eq!(handle.await.unwrap(), Ok(true));
         }
@@ -385,11 +418,8 @@ mod tests {
         let pool = Arc::new(HashPool::new(1, 100, Duration::from_secs(10)));
         let order = Arc::new(Mutex::new(Vec::new()));
         let deadline = Instant::now() + Duration::from_secs(30);
-        // The first task holds the only thread until every other one is queued, so the
-        // order does not depend on how fast this machine spawns them.
-        let (release, gate) = std::sync::mpsc::channel::<()>();
-        let (started_tx, started) = std::sync::mpsc::channel::<()>();
-        let gate = Arc::new(Mutex::new((gate, started_tx)));
+        // The first task holds the only thread until every other one is queued.
+        let gate = Arc::new(Gate::default());
         let mut handles = Vec::new();
         // One running, then ten failing sources queued, then a clean one.
         for i in 0..12u8 {
@@ -397,7 +427,7 @@ mod tests {
                 11 => (Standing::Clean, "clean".to_owned()),
                 _ => (Standing::Failing, format!("failing-{i}")),
             };
-            let (task_pool, order, gate) = (pool.clone(), order.clone(), gate.clone());
+            let (task_pool, order, task_gate) = (pool.clone(), order.clone(), gate.clone());
             handles.push(tokio::spawn(async move {
                 task_pool
                     .run(
@@ -406,9 +436,7 @@ mod tests {
                         deadline,
                         move || {
                             if i == 0 {
-                                let gate = gate.lock().unwrap();
-                                let _ = gate.1.send(());
-                                let _ = gate.0.recv();
+                                task_gate.hold();
                             }
                             order.lock().unwrap().push(name);
                             true
@@ -417,19 +445,12 @@ mod tests {
                     .await
             }));
             // Queued in this order: the first running, then each queued before the next.
-            let waited = Instant::now();
             if i == 0 {
-                while started.try_recv().is_err() {
-                    assert!(waited.elapsed() < Duration::from_secs(10), "never started");
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
+                gate.wait_started().await;
             }
-            while pool.queued() < usize::from(i) {
-                assert!(waited.elapsed() < Duration::from_secs(10), "never queued");
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
+            wait_until_queued(&pool, usize::from(i)).await;
         }
-        release.send(()).unwrap();
+        gate.open();
         for handle in handles {
             assert_eq!(handle.await.unwrap(), Ok(true));
         }

@@ -77,12 +77,7 @@ fn create_client_output_appended_to_the_shipped_file_adds_a_working_client() {
         "the profile the binary runs: {text}"
     );
     assert!(!text.contains("[[default.clients]]"), "{text}");
-    let secret = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# client_secret = \""))
-        .and_then(|l| l.strip_suffix('"'))
-        .expect("the secret line")
-        .to_owned();
+    let secret = printed_value(&text, "# client_secret = ");
     // Appended as it is.
     let mut file = std::fs::read_to_string(&path).unwrap();
     file.push('\n');
@@ -215,12 +210,7 @@ fn generate_key_output_merged_into_the_shipped_file_works_for_every_algorithm() 
         assert!(ok, "{algorithm}");
         assert!(output.contains("[debug.jwt]"), "{output}");
         assert!(!output.contains("[default.jwt]"), "{output}");
-        let kid = output
-            .lines()
-            .find_map(|l| l.strip_prefix("key_id = \""))
-            .and_then(|l| l.strip_suffix('"'))
-            .expect("key_id")
-            .to_owned();
+        let kid = printed_value(&output, "key_id = ");
         // Pasted whole, it would repeat a table: the comments say to merge instead.
         let merged = merge(&std::fs::read_to_string(&path).unwrap(), &output);
         std::fs::write(&path, &merged).unwrap();

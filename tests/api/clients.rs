@@ -239,12 +239,7 @@ fn create_client_prints_a_secret_and_an_entry_that_works_as_config() {
         .unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    let secret = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# client_secret = \""))
-        .and_then(|l| l.strip_suffix('"'))
-        .expect("the secret line")
-        .to_owned();
+    let secret = printed_value(&text, "# client_secret = ");
     assert!(secret.len() >= 43, "at least 256 bits: {secret}");
     assert!(
         secret

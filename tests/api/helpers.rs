@@ -279,6 +279,16 @@ pub fn player_body(squad_number: i64) -> Value {
     })
 }
 
+/// The string value of the line `{start}"..."` in a subcommand's output, e.g. `key_id = `
+/// or the secret comment `# client_secret = ` of `create-client`.
+pub fn printed_value(output: &str, start: &str) -> String {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(start)?.strip_prefix('"')?.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no `{start}\"...\"` line in:\n{output}"))
+        .to_owned()
+}
+
 pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
