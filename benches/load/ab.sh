@@ -13,30 +13,19 @@ set -euo pipefail
 old="$1" new="$2"
 rounds="${ROUNDS:-6}"
 duration="${DURATION:-2}"
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=benches/load/lib.sh
+source "$root/benches/load/lib.sh"
+install_package wrk
 work="$(mktemp -d)"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-secret="$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+secret="$(random_secret)"
 
 declare -A port
 for build in old new; do
   port[$build]="$(free_port)"
-  cat > "$work/$build.toml" <<TOML
-[default]
-port = ${port[$build]}
-database_url = "sqlite://$work/$build.db"
-[default.jwt]
-key = "$(head -c 48 /dev/urandom | base64)"
-issuer = "bench"
-audience = "bench"
-[default.throttle]
-max_failures = 1000000000
-[[default.clients]]
-client_id = "plain"
-client_secret = "$secret"
-TOML
+  write_config "$work/$build.toml" "${port[$build]}" "$work/$build.db" "$secret"
   binary="$old"; [ "$build" = new ] && binary="$new"
   APP_PROFILE=release APP_CONFIG="$work/$build.toml" "$binary" > "$work/$build.log" 2>&1 &
   pids+=("$!")

@@ -1,40 +1,21 @@
 # Shared by the load scripts (sourced, not run): builds the release binary, writes a
 # throwaway configuration on loopback (a plaintext client "plain" with $secret and an
 # Argon2id client "hashed" with $hashed_secret, both allowed api:write) in
-# $work/config.toml for $port, and defines install_package, free_port, start, stop,
+# $work/config.toml for $port, and defines (with lib.sh) install_package, free_port, start, stop,
 # rss_kib and fetch_tokens.
-install_package() {  # command [package]
-  command -v "$1" >/dev/null && return
-  if [ "$(id -u)" -eq 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
-  "${apt_get[@]}" update -qq && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq "${2:-$1}" >/dev/null
-}
+# shellcheck source=benches/load/lib.sh
+source "$root/benches/load/lib.sh"
 cargo build --release --locked --quiet
 binary="$root/target/release/players-api"
 work="$(mktemp -d)"
 servers=()
 trap 'kill "${servers[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-secret="$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+secret="$(random_secret)"
 created="$("$binary" create-client hashed --scopes api:write --profile default)"
 hashed_secret="$(sed -n 's/^# client_secret = "\(.*\)"$/\1/p' <<<"$created")"
 hash_entry="$(grep -v '^#' <<<"$created")"
 port="$(free_port)"
-cat > "$work/config.toml" <<TOML
-[default]
-port = $port
-database_url = "sqlite://$work/players.db"
-[default.jwt]
-key = "$(head -c 48 /dev/urandom | base64)"
-issuer = "bench"
-audience = "bench"
-[default.throttle]
-max_failures = 1000000000
-[[default.clients]]
-client_id = "plain"
-client_secret = "$secret"
-$hash_entry
-TOML
+write_config "$work/config.toml" "$port" "$work/players.db" "$secret" "$hash_entry"
 base="http://127.0.0.1:$port"
 
 start() {  # config-file port [prefix command...]: starts a server, leaves its pid in $server
