@@ -677,20 +677,28 @@ mod tests {
         }
     }
 
+    /// An enabled client with one scope.
+    fn client(id: &str, secrets: Vec<ClientSecret>, scope: Scope) -> ClientConfig {
+        ClientConfig {
+            client_id: id.into(),
+            secrets,
+            scopes: vec![scope],
+            enabled: true,
+        }
+    }
+
     fn registry() -> ClientRegistry {
         ClientRegistry::new(&[
-            ClientConfig {
-                client_id: "plain".into(),
-                secrets: vec![ClientSecret::Plain(SecretString::from("s3cr3t"))],
-                scopes: vec![Scope::ApiWrite],
-                enabled: true,
-            },
-            ClientConfig {
-                client_id: "hashed".into(),
-                secrets: vec![ClientSecret::Argon2id(hash("h4sh3d"))],
-                scopes: vec![Scope::PlayersDelete],
-                enabled: true,
-            },
+            client(
+                "plain",
+                vec![ClientSecret::Plain(SecretString::from("s3cr3t"))],
+                Scope::ApiWrite,
+            ),
+            client(
+                "hashed",
+                vec![ClientSecret::Argon2id(hash("h4sh3d"))],
+                Scope::PlayersDelete,
+            ),
         ])
     }
 
@@ -748,12 +756,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_reload_keeps_what_was_verified_for_unchanged_clients() {
-        let configs = [ClientConfig {
-            client_id: "hashed".into(),
-            secrets: vec![ClientSecret::Argon2id(hash("h4sh3d"))],
-            scopes: vec![Scope::ApiWrite],
-            enabled: true,
-        }];
+        let configs = [client(
+            "hashed",
+            vec![ClientSecret::Argon2id(hash("h4sh3d"))],
+            Scope::ApiWrite,
+        )];
         let r = ClientRegistry::new(&configs);
         assert!(auth(&r, &[("hashed", "h4sh3d")]).await.is_ok());
         let remembered = |r: &ClientRegistry| {
@@ -795,21 +802,19 @@ mod tests {
     async fn every_failure_is_answered_no_sooner_than_the_slowest_hashed_failure() {
         // A client holding two hashes costs two Argon2 runs when a secret is wrong.
         let r = ClientRegistry::new(&[
-            ClientConfig {
-                client_id: "plain".into(),
-                secrets: vec![ClientSecret::Plain(SecretString::from("s3cr3t"))],
-                scopes: vec![Scope::ApiWrite],
-                enabled: true,
-            },
-            ClientConfig {
-                client_id: "two-hashes".into(),
-                secrets: vec![
+            client(
+                "plain",
+                vec![ClientSecret::Plain(SecretString::from("s3cr3t"))],
+                Scope::ApiWrite,
+            ),
+            client(
+                "two-hashes",
+                vec![
                     ClientSecret::Argon2id(hash("one")),
                     ClientSecret::Argon2id(hash("two")),
                 ],
-                scopes: vec![Scope::ApiWrite],
-                enabled: true,
-            },
+                Scope::ApiWrite,
+            ),
         ]);
         let floor = r.failure_floor();
         assert!(floor > Duration::ZERO);
