@@ -30,7 +30,6 @@ use std::sync::Arc;
 
 use crate::{
     auth::{
-        bearer::base_validation,
         keys::{self, KeyConfig, KeyMaterial, KeySet},
         scopes::Scope,
     },
@@ -762,10 +761,10 @@ impl JwtConfig {
         expires_in_seconds: u64,
     ) -> Result<Self, String> {
         let current = KeyConfig {
-            key_id: None,
+            key_id: Some(keys::hmac_key_id(key.as_bytes())),
             material: KeyMaterial::Hmac(SecretString::from(key.to_owned())),
         };
-        let keys = KeySet::new(&current, &[], &base_validation(issuer, audience))?;
+        let keys = KeySet::new(&current, &[]).map_err(|e| format!("jwt.{e}"))?;
         Ok(JwtConfig {
             current,
             previous: Vec::new(),
@@ -842,10 +841,17 @@ impl TryFrom<RawConfig> for Config {
                 )));
             }
         };
-        let current = KeyConfig {
-            key_id: raw.jwt.key_id.filter(|k| !k.is_empty()),
-            material,
-        };
+        // An HS256 key's id is derived with this app's own label, so deployed key ids
+        // (and the tokens carrying them) stay valid.
+        let key_id = raw
+            .jwt
+            .key_id
+            .filter(|k| !k.is_empty())
+            .or(match &material {
+                KeyMaterial::Hmac(key) => Some(keys::hmac_key_id(key.expose_secret().as_bytes())),
+                _ => None,
+            });
+        let current = KeyConfig { key_id, material };
         let mut previous = Vec::new();
         for (index, p) in raw.jwt.previous_keys.into_iter().enumerate() {
             let name = p.algorithm.as_deref().unwrap_or("HS256");
@@ -886,8 +892,8 @@ impl TryFrom<RawConfig> for Config {
                 material,
             });
         }
-        let keys = KeySet::new(&current, &previous, &base_validation(&issuer, &audience))
-            .map_err(ConfigError::new)?;
+        let keys =
+            KeySet::new(&current, &previous).map_err(|e| ConfigError::new(format!("jwt.{e}")))?;
         let expires_in_seconds = raw.jwt.expires_in_seconds;
         if !(1..=MAX_TOKEN_LIFETIME_SECONDS).contains(&expires_in_seconds) {
             return Err(ConfigError::new(format!(

@@ -3,10 +3,7 @@
 //! | variant | status | body |
 //! |---|---|---|
 //! | [`Error::OAuth`] | 400, 401 or 413 | RFC 6749 §5.2 `{"error","error_description"}`, `Cache-Control: no-store` |
-//! | [`Error::MissingToken`], [`Error::NotBearer`] | 401 | problem+json, `WWW-Authenticate: Bearer realm="players"` (RFC 6750 §3.1: no error code) |
-//! | [`Error::InvalidToken`] | 401 | problem+json with `error`, challenge with `error="invalid_token"` |
-//! | [`Error::AmbiguousAuthorization`] | 400 | problem+json with `error`, challenge with `error="invalid_request"` |
-//! | [`Error::InsufficientScope`] | 403 | problem+json with `error`, challenge with `error="insufficient_scope"` and `scope` |
+//! | [`Error::Bearer`] | 401, 400 or 403 | a `poem_bearer` refusal re-dressed: problem+json with its `error` code (none when no token was sent), and its RFC 6750 challenge |
 //! | [`Error::TooManyRequests`] | 429 | OAuth-style `{"error":"too_many_requests",...}`, `Retry-After` |
 //! | [`Error::HashingBusy`] | 503 | OAuth-style `{"error":"temporarily_unavailable",...}`, `Retry-After: 1` |
 //! | [`Error::Unavailable`] | 503 | problem+json, `Retry-After` |
@@ -22,6 +19,7 @@ use poem::{
     error::{MethodNotAllowedError, NotFoundError, ReadBodyError, ResponseError},
     http::{HeaderValue, StatusCode, header},
 };
+use poem_bearer::{BearerError, Refusal, Rejection};
 use poem_openapi::{
     Object,
     error::{ContentTypeError, ParseParamError, ParsePathError},
@@ -32,8 +30,6 @@ use poem_openapi::{
 use serde::Serialize;
 use std::sync::LazyLock;
 
-/// The realm named in every challenge.
-pub const REALM: &str = "players";
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
 /// An OAuth 2.0 error code (RFC 6749 §5.2).
@@ -65,68 +61,6 @@ pub struct FieldError {
     pub detail: String,
 }
 
-/// Why a Bearer token was refused. Each reason has one fixed description, sent as the
-/// challenge's `error_description` and the problem's `detail`; both are rendered once, on
-/// first use, so refusing a token costs a table lookup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenRejection {
-    Malformed,
-    BadSignature,
-    Expired,
-    NotYetValid,
-    WrongIssuer,
-    WrongAudience,
-    WrongAlgorithm,
-    MissingClaim,
-    UnknownKey,
-    NotAnAccessToken,
-    ForeignKey,
-    CriticalHeader,
-    ClientDisabled,
-}
-
-impl TokenRejection {
-    const ALL: [TokenRejection; 13] = [
-        TokenRejection::Malformed,
-        TokenRejection::BadSignature,
-        TokenRejection::Expired,
-        TokenRejection::NotYetValid,
-        TokenRejection::WrongIssuer,
-        TokenRejection::WrongAudience,
-        TokenRejection::WrongAlgorithm,
-        TokenRejection::MissingClaim,
-        TokenRejection::UnknownKey,
-        TokenRejection::NotAnAccessToken,
-        TokenRejection::ForeignKey,
-        TokenRejection::CriticalHeader,
-        TokenRejection::ClientDisabled,
-    ];
-
-    pub fn description(self) -> &'static str {
-        match self {
-            TokenRejection::Malformed => "The access token is malformed",
-            TokenRejection::BadSignature => "The access token signature is invalid",
-            TokenRejection::Expired => "The access token expired",
-            TokenRejection::NotYetValid => "The access token is not valid yet",
-            TokenRejection::WrongIssuer => "The access token was issued by another issuer",
-            TokenRejection::WrongAudience => "The access token is meant for another audience",
-            TokenRejection::WrongAlgorithm => {
-                "The access token is not signed with its key's algorithm"
-            }
-            TokenRejection::MissingClaim => "The access token lacks a required claim",
-            TokenRejection::UnknownKey => "The token's key id is not one of this server's keys",
-            TokenRejection::NotAnAccessToken => {
-                "The token is not an access token (typ must be at+jwt)"
-            }
-            TokenRejection::ForeignKey => "The token names a key this server does not use",
-            TokenRejection::CriticalHeader => {
-                "The token has critical header parameters this server does not understand"
-            }
-            TokenRejection::ClientDisabled => "The token's client is disabled",
-        }
-    }
-}
-
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -149,23 +83,10 @@ pub enum Error {
     /// The database cannot be reached or written; the cause is logged where it happens.
     #[error("service unavailable")]
     Unavailable,
-    /// A protected operation was called without a Bearer token.
-    #[error("missing bearer token")]
-    MissingToken,
-    /// A protected operation was called with credentials in another scheme (or a token
-    /// pasted without its scheme): no Bearer token either, but the detail says so.
-    #[error("authorization is not bearer")]
-    NotBearer,
-    /// The Bearer token was not accepted, and why.
-    #[error("invalid token: {}", .0.description())]
-    InvalidToken(TokenRejection),
-    /// A protected operation was called with more than one `Authorization` header: which
-    /// one counts is ambiguous, so none does (RFC 6750 §3.1 `invalid_request`).
-    #[error("more than one authorization header")]
-    AmbiguousAuthorization,
-    /// A valid token without a scope the operation needs; holds the scopes that would do.
-    #[error("insufficient scope")]
-    InsufficientScope(&'static str),
+    /// A guarded operation refused the request's credentials (`poem_bearer`): no token,
+    /// another scheme, several `Authorization` headers, an invalid token or a missing scope.
+    #[error("{0}")]
+    Bearer(BearerError),
     #[error("bad request: {0}")]
     BadRequest(&'static str),
     #[error("not found: {0}")]
@@ -325,11 +246,7 @@ impl ResponseError for Error {
             Error::OAuth { status, .. } => *status,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable | Error::HashingBusy => StatusCode::SERVICE_UNAVAILABLE,
-            Error::MissingToken | Error::NotBearer | Error::InvalidToken(_) => {
-                StatusCode::UNAUTHORIZED
-            }
-            Error::AmbiguousAuthorization => StatusCode::BAD_REQUEST,
-            Error::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Error::Bearer(refused) => refused.refusal().status(),
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -403,58 +320,24 @@ impl Error {
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
                 response
             }
-            Error::MissingToken | Error::NotBearer => {
-                let detail = if matches!(self, Error::MissingToken) {
-                    "A Bearer access token is required for this operation"
-                } else {
-                    "The Authorization header does not use the Bearer scheme"
+            Error::Bearer(refused) => {
+                let refusal = refused.refusal();
+                let mut response = match refusal {
+                    // Rejections must not cost more than successes: each of the few fixed
+                    // reasons is rendered once and then only copied.
+                    Refusal::InvalidToken(reason) => Response::builder()
+                        .status(status)
+                        .content_type(PROBLEM_CONTENT_TYPE)
+                        .body(invalid_token_body(reason)),
+                    _ => {
+                        let mut body = problem(status, refusal.description());
+                        body.error = refusal.error_code().map(str::to_owned);
+                        problem_response(status, &body)
+                    }
                 };
-                // RFC 6750 §3.1: no error code when the request has no Bearer credentials.
-                let mut response = problem_response(status, &problem(status, detail));
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(BEARER_CHALLENGE),
-                );
-                response
-            }
-            Error::InvalidToken(reason) => {
-                // Rejections must not cost more than successes: each of the few fixed
-                // reasons is rendered once and then only copied.
-                let (body, challenge) = invalid_token_parts(*reason);
-                let mut response = Response::builder()
-                    .status(status)
-                    .content_type(PROBLEM_CONTENT_TYPE)
-                    .body(body);
                 response
                     .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, challenge);
-                response
-            }
-            Error::AmbiguousAuthorization => {
-                let mut body = problem(
-                    status,
-                    "The request carries more than one Authorization header; send one",
-                );
-                body.error = Some("invalid_request".to_owned());
-                let mut response = problem_response(status, &body);
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"players\", error=\"invalid_request\""),
-                );
-                response
-            }
-            Error::InsufficientScope(scope) => {
-                let mut body = problem(status, "The access token does not allow this operation");
-                body.error = Some("insufficient_scope".to_owned());
-                let mut response = problem_response(status, &body);
-                let challenge = format!(
-                    "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\""
-                );
-                if let Ok(value) = HeaderValue::from_str(&challenge) {
-                    response
-                        .headers_mut()
-                        .insert(header::WWW_AUTHENTICATE, value);
-                }
+                    .insert(header::WWW_AUTHENTICATE, refused.challenge().clone());
                 response
             }
             Error::MethodNotAllowed { allow } => {
@@ -493,32 +376,26 @@ impl Error {
     }
 }
 
-/// The body and challenge of a 401 `invalid_token` for `reason`, from a table rendered
-/// once: no lock, no hashing and no allocation per refusal.
-fn invalid_token_parts(reason: TokenRejection) -> (bytes::Bytes, HeaderValue) {
-    type Parts = (TokenRejection, bytes::Bytes, HeaderValue);
-    fn render(reason: TokenRejection) -> Parts {
+/// The problem body of a 401 `invalid_token` for `reason`, from a table rendered once:
+/// no lock, no hashing and no allocation per refusal.
+fn invalid_token_body(reason: Rejection) -> bytes::Bytes {
+    fn render(reason: Rejection) -> bytes::Bytes {
         let status = StatusCode::UNAUTHORIZED;
-        let description = reason.description();
-        let mut body = problem(status, description);
+        let mut body = problem(status, reason.description());
         body.error = Some("invalid_token".to_owned());
-        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
-        let challenge = format!(
-            "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""
-        );
-        let value = HeaderValue::from_str(&challenge)
-            .unwrap_or_else(|_| HeaderValue::from_static(BEARER_CHALLENGE));
-        (reason, bytes::Bytes::from(bytes), value)
+        bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec()))
     }
-    static RENDERED: LazyLock<Vec<Parts>> =
-        LazyLock::new(|| TokenRejection::ALL.into_iter().map(render).collect());
-    // A reason missing from `ALL` is still answered correctly, just rendered each time.
-    let (_, body, challenge) = RENDERED
+    static RENDERED: LazyLock<Vec<(Rejection, bytes::Bytes)>> = LazyLock::new(|| {
+        Rejection::ALL
+            .into_iter()
+            .map(|reason| (reason, render(reason)))
+            .collect()
+    });
+    RENDERED
         .iter()
-        .find(|(rendered, ..)| *rendered == reason)
-        .cloned()
-        .unwrap_or_else(|| render(reason));
-    (body, challenge)
+        .find(|(rendered, _)| *rendered == reason)
+        .map(|(_, body)| body.clone())
+        .unwrap_or_else(|| render(reason))
 }
 
 /// A token-endpoint refusal that says when to come back: the OAuth error body,
@@ -537,7 +414,6 @@ fn retry_later(status: StatusCode, error: &str, description: &str, retry_after: 
 }
 
 const BASIC_CHALLENGE: &str = "Basic realm=\"players\"";
-const BEARER_CHALLENGE: &str = "Bearer realm=\"players\"";
 
 fn problem(status: StatusCode, detail: &str) -> Problem {
     Problem {
@@ -580,6 +456,10 @@ pub fn no_store(response: &mut Response) {
 pub fn into_response(err: poem::Error, allow: impl FnOnce() -> Option<String>) -> Response {
     if err.is::<Error>() {
         return err.into_response();
+    }
+    // A guard's refusal, re-dressed in this API's problem format.
+    if let Some(refused) = err.downcast_ref::<BearerError>() {
+        return Error::Bearer(refused.clone()).as_response();
     }
     let mapped = if err.is::<NotFoundError>() {
         Error::NotFound("No resource exists at this path")
@@ -628,30 +508,9 @@ mod tests {
 
     #[test]
     fn every_token_rejection_renders_its_own_description() {
-        for (index, reason) in TokenRejection::ALL.into_iter().enumerate() {
-            // No wildcard: a new reason fails to compile here until it is added to `ALL`,
-            // so every reason is rendered once rather than on each refusal.
-            match reason {
-                TokenRejection::Malformed
-                | TokenRejection::BadSignature
-                | TokenRejection::Expired
-                | TokenRejection::NotYetValid
-                | TokenRejection::WrongIssuer
-                | TokenRejection::WrongAudience
-                | TokenRejection::WrongAlgorithm
-                | TokenRejection::MissingClaim
-                | TokenRejection::UnknownKey
-                | TokenRejection::NotAnAccessToken
-                | TokenRejection::ForeignKey
-                | TokenRejection::CriticalHeader
-                | TokenRejection::ClientDisabled => {}
-            }
-            assert_eq!(
-                TokenRejection::ALL.iter().position(|r| *r == reason),
-                Some(index),
-                "each reason is listed once"
-            );
-            let response = Error::InvalidToken(reason).as_response();
+        for reason in Rejection::ALL {
+            let refused = BearerError::new(Refusal::InvalidToken(reason), "players");
+            let response = Error::Bearer(refused).as_response();
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
             let challenge = response.headers()[header::WWW_AUTHENTICATE]
                 .to_str()
@@ -663,8 +522,8 @@ mod tests {
                     reason.description()
                 )
             );
-            let (body, _) = invalid_token_parts(reason);
-            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let body: serde_json::Value =
+                serde_json::from_slice(&invalid_token_body(reason)).unwrap();
             assert_eq!(
                 body,
                 serde_json::json!({

@@ -2,10 +2,11 @@
 //! Swagger UI page, and the `Allow` header of 405 responses.
 //!
 //! The document is generated from the code by poem-openapi and then passed through
-//! [`finish`], the one place where the generated text is corrected before anyone sees it:
+//! `finish`, the one place where the generated text is corrected before anyone sees it:
 //! the same text is served at `/openapi.json`, embedded in Swagger UI and committed at
 //! `openapi/openapi.json`.
 
+use poem_bearer::{BearerError, Refusal, Rejection};
 use poem_openapi::{OpenApiService, Tags};
 use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::Value;
@@ -13,7 +14,7 @@ use serde_json::Value;
 use crate::{
     auth::{
         TokenApi,
-        bearer::{BEARER_SCHEME, OAUTH2_SCHEME},
+        bearer::{BEARER_SCHEME, OAUTH2_SCHEME, REALM},
         discovery::{DiscoveryApi, NO_PUBLISHED_KEYS},
     },
     error::{Error, FieldError, OAuthCode},
@@ -105,22 +106,9 @@ fn finish(mut doc: Value) -> Value {
             }
         }
     }
-    // Scope lists belong only to oauth2 requirements (OpenAPI 3.0 §4.8.30); poem-openapi
-    // writes an operation's scopes onto every scheme it lists. And a requirement's scope
-    // list means *all* of them, while a write takes its narrow scope *or* `api:write`: so
-    // each oauth2 scope becomes an alternative requirement of its own.
-    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
-        for operation in paths
-            .values_mut()
-            .filter_map(Value::as_object_mut)
-            .flat_map(|p| p.values_mut())
-        {
-            if let Some(requirements) = operation.get_mut("security").and_then(Value::as_array_mut)
-            {
-                *requirements = requirements.drain(..).flat_map(split_requirement).collect();
-            }
-        }
-    }
+    // Scopes only on oauth2 requirements, as alternatives (poem-openapi writes one list
+    // onto every scheme, meaning all of them).
+    poem_bearer::openapi::correct_scopes(&mut doc);
     add_error_examples(&mut doc);
     // Try it out on the token operation starts from the development client (the
     // document is the same in every profile, and never names a secret).
@@ -237,8 +225,14 @@ fn typical_error(path: &str, method: &str, status: u16) -> Option<Error> {
     Some(match status {
         400 if writes_a_body => Error::BadRequest("The request body is not valid JSON"),
         400 => Error::BadRequest("A path or query parameter is not of the expected form"),
-        401 => Error::InvalidToken(crate::error::TokenRejection::Expired),
-        403 => Error::InsufficientScope("api:write"),
+        401 => Error::Bearer(BearerError::new(
+            Refusal::InvalidToken(Rejection::Expired),
+            REALM,
+        )),
+        403 => Error::Bearer(BearerError::new(
+            Refusal::InsufficientScope("api:write"),
+            REALM,
+        )),
         404 if path.ends_with("jwks.json") => Error::NotFound(NO_PUBLISHED_KEYS),
         404 => Error::NotFound(NO_SUCH_PLAYER),
         409 => Error::Conflict(SQUAD_NUMBER_TAKEN),
@@ -251,24 +245,6 @@ fn typical_error(path: &str, method: &str, status: u16) -> Option<Error> {
         503 => Error::Unavailable,
         _ => return None,
     })
-}
-
-/// `{bearerAuth: [..]}` → `{bearerAuth: []}`; `{oauth2: [a, b]}` → `{oauth2: [a]}`,
-/// `{oauth2: [b]}`; anything else unchanged.
-fn split_requirement(requirement: Value) -> Vec<Value> {
-    let Some(object) = requirement.as_object() else {
-        return vec![requirement];
-    };
-    if object.contains_key(BEARER_SCHEME) {
-        return vec![serde_json::json!({ BEARER_SCHEME: [] })];
-    }
-    match object.get(OAUTH2_SCHEME).and_then(Value::as_array) {
-        Some(scopes) if scopes.len() > 1 => scopes
-            .iter()
-            .map(|scope| serde_json::json!({ OAUTH2_SCHEME: [scope] }))
-            .collect(),
-        _ => vec![requirement],
-    }
 }
 
 fn rename_format(value: &mut Value, from: &str, to: &str) {

@@ -62,6 +62,8 @@ pub enum StartupError {
         .directory.display()
     )]
     DatabaseDirectory { url: String, directory: PathBuf },
+    #[error("cannot set up token validation: {0}")]
+    Auth(String),
     #[error("cannot apply the database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -132,7 +134,9 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         };
         format!("{scheme}://{local_addr}")
     });
-    let auth = Auth::new(&config);
+    let auth = Auth::new(&config)
+        .await
+        .map_err(|e| StartupError::Auth(e.to_string()))?;
     let clients = auth.clients.clone();
     let metrics = Arc::new(Metrics::new());
     let app = routes(&config, auth, &public_url, store.clone(), metrics.clone());

@@ -419,7 +419,7 @@ impl TokenApi {
             throttle,
             metrics,
         } = context.as_ref();
-        if super::bearer::has_several_authorizations(request) {
+        if poem_bearer::has_several_authorizations(request) {
             return Err(invalid_request(
                 "The request carries more than one Authorization header",
             ));

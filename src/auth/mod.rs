@@ -7,9 +7,9 @@
 //! | [`hashing`] | the Argon2 threads: fair between sources, bounded waiting |
 //! | [`throttle`] | 429 for addresses that keep failing client authentication |
 //! | [`discovery`] | `GET /.well-known/oauth-authorization-server` (RFC 8414) |
-//! | [`keys`] | signing and verification keys, rotation, the JWKS |
+//! | [`keys`] | key algorithms, key ids and the key generator (the key set is `poem_bearer::keys`) |
 //! | [`token`] | the access-token format (RFC 9068) and the issuer that signs it |
-//! | [`bearer`] | the validator and the `BearerAuth` extractor that protects operations (RFC 6750) |
+//! | [`bearer`] | the validator (`poem_bearer`) and the realm of its challenges (RFC 6750) |
 //! | [`endpoint`] | `POST /auth/token`: the client-credentials grant (RFC 6749 §4.4) |
 //!
 //! Keys and client digests are built once at start-up by [`Auth::new`]; the request paths
@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 
-pub use bearer::{BearerAuth, TokenValidator};
+pub use bearer::{BearerAuth, Validator};
 pub use clients::{ClientDirectory, ClientRegistry};
 pub use endpoint::TokenApi;
 pub use token::TokenIssuer;
@@ -39,16 +39,16 @@ pub use token::TokenIssuer;
 pub struct Auth {
     pub clients: Arc<ClientDirectory>,
     pub issuer: Arc<TokenIssuer>,
-    pub validator: Arc<TokenValidator>,
+    pub validator: Arc<Validator>,
 }
 
 impl Auth {
-    pub fn new(config: &Config) -> Self {
+    pub async fn new(config: &Config) -> Result<Self, poem_bearer::SettingsError> {
         let clients = Arc::new(ClientDirectory::new(ClientRegistry::new(&config.clients)));
-        Self {
+        Ok(Self {
             issuer: Arc::new(TokenIssuer::new(&config.jwt)),
-            validator: Arc::new(TokenValidator::new(&config.jwt, clients.clone())),
+            validator: bearer::validator(&config.jwt, clients.clone()).await?,
             clients,
-        }
+        })
     }
 }

@@ -1,7 +1,8 @@
 //! The scopes this API knows (RFC 6749 §3.3), in one place: configuration checks client
-//! entries against them, the spec's oauth2 scheme lists them, and each write names the
-//! one narrow scope that allows it besides `api:write`.
+//! entries against them, the spec's oauth2 scheme lists them, and each write is a
+//! [`Requirement`] naming the one narrow scope that allows it besides `api:write`.
 
+use poem_bearer::{Requirement, Schemes};
 use poem_openapi::OAuthScopes;
 
 /// A scope a client may be granted.
@@ -38,39 +39,37 @@ impl Scope {
     }
 }
 
-/// The scope a protected operation needs besides `api:write`. Implemented by one marker
-/// type per kind of write, so the requirement is part of the operation's signature.
-pub trait WriteScope: Send + Sync + 'static {
-    const SCOPE: Scope;
-    /// The `scope` attribute of the 403 challenge: every scope that would do
-    /// (RFC 6750 §3), narrow one first.
-    const CHALLENGE: &'static str;
+/// How this API documents its protection: its scopes, and its own token endpoint as the
+/// oauth2 scheme's (Swagger UI's Authorize dialog).
+pub struct PlayersSchemes;
+
+impl Schemes for PlayersSchemes {
+    type Scope = Scope;
+    const TOKEN_URL: Option<&'static str> = Some(super::bearer::TOKEN_URL);
+    const BEARER_DESCRIPTION: &'static str =
+        "An access token from `POST /auth/token`, sent as `Authorization: Bearer <token>`.";
 }
 
+/// Creating players: `players:create` or `api:write`.
 pub struct CreatePlayers;
+/// Replacing players: `players:update` or `api:write`.
 pub struct UpdatePlayers;
+/// Deleting players: `players:delete` or `api:write`.
 pub struct DeletePlayers;
 
-impl WriteScope for CreatePlayers {
-    const SCOPE: Scope = Scope::PlayersCreate;
-    const CHALLENGE: &'static str = "players:create api:write";
+impl Requirement for CreatePlayers {
+    type Schemes = PlayersSchemes;
+    const ANY_OF: &'static [Scope] = &[Scope::PlayersCreate, Scope::ApiWrite];
 }
 
-impl WriteScope for UpdatePlayers {
-    const SCOPE: Scope = Scope::PlayersUpdate;
-    const CHALLENGE: &'static str = "players:update api:write";
+impl Requirement for UpdatePlayers {
+    type Schemes = PlayersSchemes;
+    const ANY_OF: &'static [Scope] = &[Scope::PlayersUpdate, Scope::ApiWrite];
 }
 
-impl WriteScope for DeletePlayers {
-    const SCOPE: Scope = Scope::PlayersDelete;
-    const CHALLENGE: &'static str = "players:delete api:write";
-}
-
-/// Whether a token's space-delimited `scope` claim allows a write needing `S`.
-pub fn allows<S: WriteScope>(granted: &str) -> bool {
-    granted
-        .split(' ')
-        .any(|s| s == Scope::ApiWrite.as_str() || s == S::SCOPE.as_str())
+impl Requirement for DeletePlayers {
+    type Schemes = PlayersSchemes;
+    const ANY_OF: &'static [Scope] = &[Scope::PlayersDelete, Scope::ApiWrite];
 }
 
 #[cfg(test)]
@@ -86,39 +85,18 @@ mod tests {
     }
 
     #[test]
-    fn a_write_is_allowed_by_api_write_or_its_narrow_scope_only() {
-        assert!(allows::<CreatePlayers>("api:write"));
-        assert!(allows::<CreatePlayers>("players:delete players:create"));
-        assert!(!allows::<CreatePlayers>("players:delete players:update"));
-        assert!(!allows::<DeletePlayers>(""));
-        assert!(!allows::<DeletePlayers>("api:writer"));
-    }
-
-    #[test]
-    fn challenges_name_both_scopes() {
+    fn each_write_takes_its_narrow_scope_or_api_write() {
         assert_eq!(
-            CreatePlayers::CHALLENGE,
-            format!(
-                "{} {}",
-                Scope::PlayersCreate.as_str(),
-                Scope::ApiWrite.as_str()
-            )
+            CreatePlayers::scope_names(),
+            ["players:create", "api:write"]
         );
         assert_eq!(
-            UpdatePlayers::CHALLENGE,
-            format!(
-                "{} {}",
-                Scope::PlayersUpdate.as_str(),
-                Scope::ApiWrite.as_str()
-            )
+            UpdatePlayers::scope_names(),
+            ["players:update", "api:write"]
         );
         assert_eq!(
-            DeletePlayers::CHALLENGE,
-            format!(
-                "{} {}",
-                Scope::PlayersDelete.as_str(),
-                Scope::ApiWrite.as_str()
-            )
+            DeletePlayers::scope_names(),
+            ["players:delete", "api:write"]
         );
     }
 }

@@ -8,36 +8,17 @@
 //! confused with an ID token or any other JWT signed with the same key, and the `kid` of
 //! the key that signed it.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use std::sync::Arc;
 
 use jsonwebtoken::Header;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub use poem_bearer::token::{
+    AccessClaims, TOKEN_TYPE, now_seconds, own_header_segment, token_header,
+};
 
 use super::keys::KeySet;
 use crate::{config::JwtConfig, error::Error};
-
-/// The `typ` header value of access tokens (RFC 9068 §2.1).
-pub const TOKEN_TYPE: &str = "at+jwt";
-
-/// The claims of an access token (RFC 9068 §2.2).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AccessClaims {
-    pub iss: String,
-    pub aud: String,
-    /// The client id: with no resource owner, the subject is the client itself.
-    pub sub: String,
-    pub client_id: String,
-    /// Granted scopes, space-delimited (RFC 8693 §4.2).
-    pub scope: String,
-    pub iat: u64,
-    pub nbf: u64,
-    pub exp: u64,
-    /// Unique per token.
-    pub jti: String,
-}
 
 /// A freshly signed token and what the token response says about it.
 #[derive(Debug)]
@@ -55,26 +36,6 @@ pub struct TokenIssuer {
     issuer: String,
     audience: String,
     lifetime: u64,
-}
-
-/// The JOSE header of every token the current key signs.
-pub fn token_header(keys: &KeySet) -> Header {
-    let mut header = Header::new(keys.current.algorithm);
-    header.typ = Some(TOKEN_TYPE.to_owned());
-    header.kid = Some(keys.current.kid.clone());
-    header
-}
-
-/// The first segment (the encoded header) of every token the current key signs, as
-/// [`TokenIssuer`] writes it: a token whose first segment is this one names our `kid`.
-pub fn own_header_segment(keys: &KeySet) -> Option<String> {
-    let token = jsonwebtoken::encode(
-        &token_header(keys),
-        &serde_json::Map::new(),
-        &keys.current.key,
-    )
-    .ok()?;
-    token.split('.').next().map(str::to_owned)
 }
 
 impl TokenIssuer {
@@ -112,12 +73,4 @@ impl TokenIssuer {
             scope: claims.scope,
         })
     }
-}
-
-/// Seconds since the Unix epoch; a clock before 1970 counts as the epoch.
-pub fn now_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -325,7 +325,7 @@ impl PlayersApi {
         body: PlayerBody,
     ) -> Result<CreateResponse, Error> {
         let player = store.create(body.0).await?;
-        tracing::info!(client_id = %auth.0.client_id, squad_number = player.squad_number, "player created");
+        tracing::info!(client_id = %auth.client_id, squad_number = player.squad_number, "player created");
         let location = format!("/players/{}", player.id);
         Ok(CreateResponse::Created(Json(player), location))
     }
@@ -357,7 +357,7 @@ impl PlayersApi {
         if !store.replace(body.0).await? {
             return Err(Error::NotFound(NO_SUCH_PLAYER));
         }
-        tracing::info!(client_id = %auth.0.client_id, squad_number = squad_number.0, "player replaced");
+        tracing::info!(client_id = %auth.client_id, squad_number = squad_number.0, "player replaced");
         Ok(UpdateResponse::NoContent)
     }
 
@@ -381,7 +381,7 @@ impl PlayersApi {
         if !store.delete(squad_number.0).await? {
             return Err(Error::NotFound(NO_SUCH_PLAYER));
         }
-        tracing::info!(client_id = %auth.0.client_id, squad_number = squad_number.0, "player deleted");
+        tracing::info!(client_id = %auth.client_id, squad_number = squad_number.0, "player deleted");
         Ok(DeleteResponse::NoContent)
     }
 }

@@ -366,3 +366,38 @@ async fn error_examples_are_what_the_server_sends() {
         )
     );
 }
+
+/// poem-openapi takes a spec's scopes only from `#[oai(scope = ...)]`, so each guarded
+/// operation names its scopes twice: in its guard's type and in the attribute. Every
+/// guarded operation of the document must be listed here, and documents exactly the
+/// scopes its guard accepts.
+#[test]
+fn each_guarded_operation_documents_the_scopes_its_guard_enforces() {
+    use players_api::auth::scopes::{CreatePlayers, DeletePlayers, UpdatePlayers};
+    use poem_bearer::openapi::{check_requirement, guarded_operations};
+    let spec = spec();
+    type Check = fn(&Value, &str, &str) -> Result<(), String>;
+    let checks: [(&str, &str, Check); 3] = [
+        ("post", "/players", check_requirement::<CreatePlayers>),
+        (
+            "put",
+            "/players/squadnumber/{squad_number}",
+            check_requirement::<UpdatePlayers>,
+        ),
+        (
+            "delete",
+            "/players/squadnumber/{squad_number}",
+            check_requirement::<DeletePlayers>,
+        ),
+    ];
+    for (method, path, _) in guarded_operations(&spec) {
+        let check = checks
+            .iter()
+            .find(|(m, p, _)| *m == method && *p == path)
+            .unwrap_or_else(|| panic!("{method} {path} is guarded but not checked here"));
+        (check.2)(&spec, method.as_str(), path.as_str()).unwrap();
+    }
+    // The check itself catches a mismatch.
+    let err = check_requirement::<DeletePlayers>(&spec, "post", "/players").unwrap_err();
+    assert!(err.contains("players:create"), "{err}");
+}

@@ -1,0 +1,366 @@
+//! The validator: which tokens this API accepts, and what they say.
+
+use std::{
+    sync::{Arc, Weak},
+    time::Duration,
+};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, Validation, errors::ErrorKind};
+use serde::Deserialize;
+
+use crate::{
+    Challenges, Rejection, SettingsError,
+    keys::KeySet,
+    remote::{Remote, TrustedIssuer, is_access_token_type},
+    token::own_header_segment,
+};
+
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
+pub const LEEWAY_SECONDS: u64 = 60;
+
+/// What an accepted token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Claims {
+    /// `iss`: this API's own issuer, or the trusted issuer that signed it.
+    pub issuer: String,
+    /// `sub`.
+    pub subject: String,
+    /// The client the token was issued to (`client_id`, or `azp` for a plain-JWT issuer).
+    pub client_id: String,
+    /// `scope`, space-delimited; empty when the token has none.
+    pub scope: String,
+    /// `jti`, which every RFC 9068 token has.
+    pub jti: Option<String>,
+    /// `iat`, seconds since the Unix epoch.
+    pub issued_at: Option<u64>,
+    /// `exp`, seconds since the Unix epoch.
+    pub expires_at: u64,
+    /// Whether it was verified with the local keys (not a trusted issuer's).
+    pub local: bool,
+}
+
+impl Claims {
+    /// The granted scopes.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.split(' ').filter(|s| !s.is_empty())
+    }
+
+    /// Whether `scope` was granted.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().any(|s| s == scope)
+    }
+}
+
+/// A check the app makes of a client id on its own tokens: `false` refuses the token
+/// with [`Rejection::ClientDisabled`] (a disabled or removed client's tokens stop working
+/// at once, not when they expire).
+pub type ClientCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Verifies access tokens: the API's own (local keys), and those of trusted issuers.
+///
+/// Built once, with [`Validator::builder`], and shared: attach it to the routes with
+/// `.data(validator)` and every [`Bearer`](crate::Bearer) guard uses it.
+pub struct Validator {
+    local: Option<Local>,
+    trusted: Vec<Arc<Remote>>,
+    challenges: Challenges,
+    client_check: Option<ClientCheck>,
+}
+
+struct Local {
+    keys: Arc<KeySet>,
+    validations: Vec<(Algorithm, Validation)>,
+    /// The encoded header of the tokens the current key signs: a refused token that
+    /// starts with it names that `kid`, which is then known without decoding anything.
+    own_header: Option<String>,
+}
+
+/// How a [`Validator`] is put together.
+pub struct ValidatorBuilder {
+    realm: String,
+    local: Option<(String, String, Arc<KeySet>)>,
+    trusted: Vec<TrustedIssuer>,
+    client_check: Option<ClientCheck>,
+}
+
+impl Validator {
+    /// Starts a validator whose challenges name `realm` (RFC 6750 §3).
+    pub fn builder(realm: impl Into<String>) -> ValidatorBuilder {
+        ValidatorBuilder {
+            realm: realm.into(),
+            local: None,
+            trusted: Vec::new(),
+            client_check: None,
+        }
+    }
+
+    /// The challenges of this validator's realm.
+    pub fn challenges(&self) -> &Challenges {
+        &self.challenges
+    }
+
+    /// The token's claims if it is valid here; otherwise why not.
+    pub async fn validate(&self, token: &str) -> Result<Claims, Rejection> {
+        if let Some(remote) = self.trusted_issuer_of(token) {
+            return remote.validate(token).await;
+        }
+        match &self.local {
+            Some(local) => self.validate_local(local, token),
+            None => Err(Rejection::WrongIssuer),
+        }
+    }
+
+    /// The trusted issuer a token's `iss` names, if any. The API's own tokens, which
+    /// start with its own header, are not looked into.
+    fn trusted_issuer_of(&self, token: &str) -> Option<&Remote> {
+        if self.trusted.is_empty() {
+            return None;
+        }
+        let mut parts = token.split('.');
+        let header = parts.next()?;
+        if let Some(local) = &self.local
+            && local.own_header.as_deref() == Some(header)
+        {
+            return None;
+        }
+        let payload = URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
+        #[derive(Deserialize)]
+        struct Issuer {
+            iss: String,
+        }
+        let issuer = serde_json::from_slice::<Issuer>(&payload).ok()?.iss;
+        self.trusted
+            .iter()
+            .find(|remote| remote.issuer == issuer)
+            .map(|remote| &**remote)
+    }
+
+    fn validate_local(&self, local: &Local, token: &str) -> Result<Claims, Rejection> {
+        // The `kid` only selects among the local keys; the key then dictates the
+        // algorithm. With one key (the usual case) the token is verified against it
+        // directly and its `kid` compared afterwards, so the header is parsed once.
+        let (expected_kid, key) = match local.keys.single() {
+            Some((kid, key)) => (Some(kid), key),
+            None => {
+                let header = jsonwebtoken::decode_header(token).map_err(|e| rejection(e.kind()))?;
+                let key = header
+                    .kid
+                    .as_deref()
+                    .and_then(|kid| local.keys.verifying(kid))
+                    .ok_or(Rejection::UnknownKey)?;
+                (None, key)
+            }
+        };
+        let validation = local
+            .validations
+            .iter()
+            .find(|(alg, _)| *alg == key.algorithm)
+            .map(|(_, v)| v)
+            .ok_or(Rejection::WrongAlgorithm)?;
+        // A forged token is refused on its signature alone, before any of it is parsed.
+        let checked = key.check_signature(token).and_then(|()| {
+            jsonwebtoken::decode::<LocalClaims>(token, &key.key, validation)
+                .map_err(|e| rejection(e.kind()))
+        });
+        let data = match checked {
+            Ok(data) => data,
+            // With one key, the `kid` was not looked at first: a token from another key
+            // (an old one, after a switch of algorithm) is refused for its `kid`, which is
+            // the real reason, rather than for a signature or algorithm it never had.
+            Err(reason) => {
+                let ours = |segment: &str| local.own_header.as_deref() == Some(segment);
+                let foreign_kid = expected_kid.is_some_and(|expected| {
+                    // A forged token usually keeps our header: one comparison, no decoding.
+                    !token.split('.').next().is_some_and(ours)
+                        && jsonwebtoken::decode_header(token)
+                            .is_ok_and(|h| h.kid.as_deref() != Some(expected))
+                });
+                return Err(if foreign_kid {
+                    Rejection::UnknownKey
+                } else {
+                    reason
+                });
+            }
+        };
+        if let Some(expected) = expected_kid
+            && data.header.kid.as_deref() != Some(expected)
+        {
+            return Err(Rejection::UnknownKey);
+        }
+        // jsonwebtoken checks neither `typ` nor `crit` (RFC 8725 §3.11, RFC 7515 §4.1.11).
+        if !data.header.typ.as_deref().is_some_and(is_access_token_type) {
+            return Err(Rejection::NotAnAccessToken);
+        }
+        // An embedded or referenced key is never one of ours and is never followed
+        // (RFC 8725 §3.10): no fetch, no file read, just a refusal.
+        let h = &data.header;
+        if h.jku.is_some()
+            || h.jwk.is_some()
+            || h.x5u.is_some()
+            || h.x5c.is_some()
+            || h.x5t.is_some()
+            || h.x5t_s256.is_some()
+        {
+            return Err(Rejection::ForeignKey);
+        }
+        if let Some(check) = &self.client_check
+            && !check(&data.claims.client_id)
+        {
+            return Err(Rejection::ClientDisabled);
+        }
+        if data.header.crit.is_some() {
+            return Err(Rejection::CriticalHeader);
+        }
+        let c = data.claims;
+        Ok(Claims {
+            issuer: c.iss,
+            subject: c.sub,
+            client_id: c.client_id,
+            scope: c.scope,
+            jti: Some(c.jti),
+            issued_at: Some(c.iat),
+            expires_at: c.exp,
+            local: true,
+        })
+    }
+}
+
+impl ValidatorBuilder {
+    /// Accepts tokens signed by `keys` (the current key and the previous ones) with
+    /// `iss` = `issuer` and `aud` = `audience`.
+    pub fn local(
+        mut self,
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+        keys: Arc<KeySet>,
+    ) -> Self {
+        self.local = Some((issuer.into(), audience.into(), keys));
+        self
+    }
+
+    /// Accepts tokens of a trusted issuer too.
+    pub fn trust(mut self, issuer: TrustedIssuer) -> Self {
+        self.trusted.push(issuer);
+        self
+    }
+
+    /// Refuses the local tokens of clients `check` says no to.
+    pub fn client_check(mut self, check: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        self.client_check = Some(Arc::new(check));
+        self
+    }
+
+    /// Checks the settings, fetches every trusted issuer's keys (at once, each bounded by
+    /// its 5 s timeout; an issuer that cannot be reached is logged and retried, and does
+    /// not stop the build), and starts refreshing them in the background for as long as
+    /// the validator lives. Needs a tokio runtime when there are trusted issuers.
+    ///
+    /// Errors name the field at fault: `realm`, `issuer`, or `trusted[i].jwks_url`
+    /// with `i` the order of [`trust`](Self::trust) calls.
+    pub async fn build(self) -> Result<Arc<Validator>, SettingsError> {
+        let challenges =
+            Challenges::new(&self.realm).map_err(|message| SettingsError::new("realm", message))?;
+        let local_issuer = self.local.as_ref().map(|(issuer, ..)| issuer.clone());
+        let local = self.local.map(|(issuer, audience, keys)| Local {
+            validations: keys
+                .algorithms()
+                .into_iter()
+                .map(|alg| (alg, validation(alg, &issuer, &audience)))
+                .collect(),
+            own_header: own_header_segment(&keys),
+            keys,
+        });
+        let mut trusted = Vec::new();
+        if !self.trusted.is_empty() {
+            let client = crate::remote::http_client()?;
+            for (index, settings) in self.trusted.iter().enumerate() {
+                let field = format!("trusted[{index}]");
+                if local_issuer.as_deref() == Some(settings.issuer.as_str())
+                    || self.trusted[..index]
+                        .iter()
+                        .any(|other| other.issuer == settings.issuer)
+                {
+                    return Err(SettingsError::new(
+                        format!("{field}.issuer"),
+                        "is already accepted: each issuer is listed once",
+                    ));
+                }
+                let remote = Remote::new(settings, client.clone()).map_err(|e| e.within(&field))?;
+                trusted.push(Arc::new(remote));
+            }
+        }
+        // The first fetches run side by side; each then schedules its own next one.
+        let first: Vec<_> = trusted
+            .iter()
+            .map(|remote| {
+                let remote = remote.clone();
+                tokio::spawn(async move { remote.refresh().await })
+            })
+            .collect();
+        for (remote, fetch) in trusted.iter().zip(first) {
+            let delay = fetch.await.unwrap_or(crate::remote::RETRY_AFTER_FAILURE);
+            keep_fresh(Arc::downgrade(remote), delay);
+        }
+        Ok(Arc::new(Validator {
+            local,
+            trusted,
+            challenges,
+            client_check: self.client_check,
+        }))
+    }
+}
+
+/// Refreshes a trusted issuer's keys until the validator holding it is dropped.
+fn keep_fresh(remote: Weak<Remote>, first_delay: Duration) {
+    tokio::spawn(async move {
+        let mut delay = first_delay;
+        loop {
+            tokio::time::sleep(delay).await;
+            let Some(remote) = remote.upgrade() else {
+                return;
+            };
+            delay = remote.refresh().await;
+        }
+    });
+}
+
+/// The claims every local token carries (RFC 9068 §2.2); their presence is checked by
+/// deserialising them (`exp`, `iss`, `aud` by jsonwebtoken).
+#[derive(Deserialize)]
+struct LocalClaims {
+    iss: String,
+    sub: String,
+    client_id: String,
+    scope: String,
+    jti: String,
+    iat: u64,
+    exp: u64,
+}
+
+/// The rules a token of `issuer` for `audience` is checked against with a key of
+/// `algorithm`.
+pub(crate) fn validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = LEEWAY_SECONDS;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation
+}
+
+pub(crate) fn rejection(kind: &ErrorKind) -> Rejection {
+    match kind {
+        ErrorKind::ExpiredSignature => Rejection::Expired,
+        ErrorKind::ImmatureSignature => Rejection::NotYetValid,
+        ErrorKind::InvalidSignature => Rejection::BadSignature,
+        ErrorKind::InvalidIssuer => Rejection::WrongIssuer,
+        ErrorKind::InvalidAudience => Rejection::WrongAudience,
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => Rejection::WrongAlgorithm,
+        ErrorKind::MissingRequiredClaim(_) => Rejection::MissingClaim,
+        _ => Rejection::Malformed,
+    }
+}
