@@ -24,6 +24,7 @@ use figment::{
     providers::{Env, Format, Toml},
 };
 use ipnet::IpNet;
+use poem_bearer::TrustedIssuer;
 use secrecy::{ExposeSecret, SecretString};
 
 use std::sync::Arc;
@@ -166,6 +167,8 @@ pub struct RawConfig {
     pub log: LogConfig,
     #[serde(default)]
     pub tls: RawTls,
+    #[serde(default)]
+    pub trusted_issuers: Vec<TrustedIssuer>,
 }
 
 /// Which pages on other origins may call the API from a browser.
@@ -450,6 +453,8 @@ pub struct Config {
     pub behind_proxy: bool,
     pub jwt: JwtConfig,
     pub clients: Vec<ClientConfig>,
+    /// Other issuers whose tokens writes accept besides this server's own.
+    pub trusted_issuers: Vec<TrustedIssuer>,
 }
 
 #[derive(Debug, Clone)]
@@ -748,6 +753,8 @@ impl Config {
                     "enabled": c.enabled,
                 })
             }).collect::<Vec<_>>(),
+            // Issuers, URLs (never with credentials) and audiences: nothing secret.
+            "trusted_issuers": self.trusted_issuers,
         })
     }
 }
@@ -902,6 +909,7 @@ impl TryFrom<RawConfig> for Config {
         }
 
         let clients = parse_clients(raw.clients)?;
+        let trusted_issuers = check_trusted_issuers(raw.trusted_issuers, &issuer)?;
 
         let public_url = raw.public_url.map(|u| parse_public_url(&u)).transpose()?;
         let tls = match (&raw.tls.certs, &raw.tls.key) {
@@ -982,6 +990,7 @@ impl TryFrom<RawConfig> for Config {
                 expires_in_seconds,
             },
             clients,
+            trusted_issuers,
         })
     }
 }
@@ -1186,6 +1195,31 @@ fn check_unknown_keys(file: &toml::Table, path: &Path) -> Result<(), ConfigError
     )))
 }
 
+/// `trusted_issuers`, checked: each entry on its own (its URL https or loopback http, one
+/// source, a known `typ`), none listed twice, none the server's own issuer.
+fn check_trusted_issuers(
+    entries: Vec<TrustedIssuer>,
+    own_issuer: &str,
+) -> Result<Vec<TrustedIssuer>, ConfigError> {
+    for (index, entry) in entries.iter().enumerate() {
+        let at = format!("trusted_issuers[{index}]");
+        entry
+            .check()
+            .map_err(|e| ConfigError::new(e.within(&at).to_string()))?;
+        if entry.issuer == own_issuer {
+            return Err(ConfigError::new(format!(
+                "{at}.issuer is this server's own jwt.issuer: its tokens are accepted already"
+            )));
+        }
+        if entries[..index].iter().any(|e| e.issuer == entry.issuer) {
+            return Err(ConfigError::new(format!(
+                "{at}.issuer is listed twice: give each trusted issuer one entry"
+            )));
+        }
+    }
+    Ok(entries)
+}
+
 /// Every key a file may hold, as JSON of the shape of [`RawConfig`]: derived from the
 /// type itself (a probe with one client and one previous key, serialised), so it cannot
 /// drift from what is deserialised.
@@ -1204,6 +1238,14 @@ fn settings_schema() -> serde_json::Map<String, serde_json::Value> {
         key: None,
         public_key: None,
         public_key_file: None,
+    });
+    // Every optional member set, or it would be left out of the schema.
+    probe.trusted_issuers.push(TrustedIssuer {
+        issuer: String::new(),
+        discovery_url: Some(String::new()),
+        jwks_url: Some(String::new()),
+        audience: String::new(),
+        typ: Some(String::new()),
     });
     match serde_json::to_value(&probe) {
         Ok(serde_json::Value::Object(map)) => map,
@@ -1375,6 +1417,7 @@ impl RawConfig {
             tls: RawTls::default(),
             jwt: RawJwt::default(),
             clients: Vec::new(),
+            trusted_issuers: Vec::new(),
         }
     }
 }

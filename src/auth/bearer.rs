@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-pub use poem_bearer::{BEARER_SCHEME, Bearer as BearerAuth, OAUTH2_SCHEME, Validator};
+pub use poem_bearer::{
+    BEARER_SCHEME, Bearer as BearerAuth, OAUTH2_SCHEME, TrustedIssuer, Validator,
+};
 
 use super::ClientDirectory;
 use crate::config::JwtConfig;
@@ -13,14 +15,19 @@ pub const REALM: &str = "players";
 /// Where clients get tokens.
 pub const TOKEN_URL: &str = "/auth/token";
 
-/// The validator of this API's tokens: its own keys, and a disabled or removed client's
-/// tokens refused at once.
+/// The validator of writes: this API's own tokens (a disabled or removed client's
+/// refused at once), and those of the trusted issuers, whose keys it fetches now.
 pub async fn validator(
     jwt: &JwtConfig,
+    trusted: &[TrustedIssuer],
     clients: Arc<ClientDirectory>,
 ) -> Result<Arc<Validator>, poem_bearer::SettingsError> {
-    Validator::builder(REALM)
-        .local(&jwt.issuer, &jwt.audience, jwt.keys.clone())
+    trusted
+        .iter()
+        .fold(
+            Validator::builder(REALM).local(&jwt.issuer, &jwt.audience, jwt.keys.clone()),
+            |builder, issuer| builder.trust(issuer.clone()),
+        )
         .client_check(move |client_id| clients.is_enabled(client_id))
         .build()
         .await

@@ -47,7 +47,8 @@ impl Auth {
         let clients = Arc::new(ClientDirectory::new(ClientRegistry::new(&config.clients)));
         Ok(Self {
             issuer: Arc::new(TokenIssuer::new(&config.jwt)),
-            validator: bearer::validator(&config.jwt, clients.clone()).await?,
+            validator: bearer::validator(&config.jwt, &config.trusted_issuers, clients.clone())
+                .await?,
             clients,
         })
     }

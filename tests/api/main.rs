@@ -16,3 +16,4 @@ mod startup;
 mod throttle;
 mod tls;
 mod token;
+mod trusted;
