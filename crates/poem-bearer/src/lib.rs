@@ -68,3 +68,8 @@ pub mod fetching {
         MIN_TRIGGERED_REFRESH, REFRESH_BOUNDS, RETRY_AFTER_FAILURE,
     };
 }
+
+/// The README's examples, compiled and run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -342,9 +342,7 @@ impl Remote {
     pub(crate) async fn refresh(&self) -> Duration {
         match self.fetch().await {
             Ok(fetched) => {
-                let next = fetched.max_age.map_or(DEFAULT_REFRESH, |age| {
-                    age.clamp(REFRESH_BOUNDS.0, REFRESH_BOUNDS.1)
-                });
+                let next = next_refresh(fetched.max_age);
                 tracing::debug!(
                     issuer = %self.issuer,
                     keys = fetched.keys.len(),
@@ -446,6 +444,13 @@ enum Lookup {
     Found(Arc<Cached>, usize),
     Missing,
     NoKeys,
+}
+
+/// When to refresh after a successful fetch: as the JWKS's `max-age` says, bounded.
+fn next_refresh(max_age: Option<Duration>) -> Duration {
+    max_age.map_or(DEFAULT_REFRESH, |age| {
+        age.clamp(REFRESH_BOUNDS.0, REFRESH_BOUNDS.1)
+    })
 }
 
 /// Whether keys fetched at `fetched_at` may still verify at `now`.
@@ -562,6 +567,15 @@ mod tests {
             fetched,
             fetched + MAX_KEY_AGE + Duration::from_secs(1)
         ));
+    }
+
+    #[test]
+    fn max_age_sets_the_refresh_within_bounds() {
+        let secs = Duration::from_secs;
+        assert_eq!(next_refresh(None), secs(300));
+        assert_eq!(next_refresh(Some(secs(0))), secs(60));
+        assert_eq!(next_refresh(Some(secs(900))), secs(900));
+        assert_eq!(next_refresh(Some(secs(7 * 86400))), secs(86400));
     }
 
     #[test]
