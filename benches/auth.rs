@@ -1,6 +1,6 @@
-//! Micro-benchmarks of the issuing hot paths: checking a client's secret (plaintext,
-//! Argon2id remembered, Argon2id in full), the grant pipeline and signing a token.
-//! Validation is measured where it lives: `cargo bench -p poem-bearer`.
+//! Micro-benchmarks of the token endpoint's work without HTTP: the grant pipeline and
+//! signing a token. Client checks and validation are measured where they live:
+//! `cargo bench -p poem-client-credentials`, `cargo bench -p poem-bearer`.
 //!
 //! cargo bench --bench auth
 
@@ -15,7 +15,6 @@ use players_api::{
     auth::{
         ClientRegistry, TokenIssuer,
         endpoint::{TokenParams, TokenResponse, grant_scope},
-        scopes::Scope,
         throttle::Throttle,
     },
     config::{ClientConfig, ClientSecret, JwtConfig},
@@ -40,59 +39,16 @@ fn registry() -> ClientRegistry {
         ClientConfig {
             client_id: "plain".into(),
             secrets: vec![ClientSecret::Plain(SecretString::from(SECRET))],
-            scopes: vec![Scope::ApiWrite],
+            scopes: vec!["api:write".to_owned()],
             enabled: true,
         },
         ClientConfig {
             client_id: "hashed".into(),
             secrets: vec![ClientSecret::Argon2id(hash)],
-            scopes: vec![Scope::ApiWrite],
+            scopes: vec!["api:write".to_owned()],
             enabled: true,
         },
     ])
-}
-
-fn client_check(c: &mut Criterion) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let registry = registry();
-    let throttle = throttle();
-    // Prime the remembered digest of the hashed client.
-    runtime
-        .block_on(registry.authenticate(&[("hashed", SECRET)], SOURCE, &throttle))
-        .unwrap();
-    let mut group = c.benchmark_group("client_check");
-    group.bench_function("plaintext", |b| {
-        b.to_async(&runtime).iter(|| async {
-            black_box(
-                registry
-                    .authenticate(&[("plain", SECRET)], SOURCE, &throttle)
-                    .await
-                    .is_ok(),
-            )
-        })
-    });
-    group.bench_function("argon2id_remembered", |b| {
-        b.to_async(&runtime).iter(|| async {
-            black_box(
-                registry
-                    .authenticate(&[("hashed", SECRET)], SOURCE, &throttle)
-                    .await
-                    .is_ok(),
-            )
-        })
-    });
-    group.sample_size(10);
-    group.bench_function("argon2id_wrong_secret", |b| {
-        b.to_async(&runtime).iter(|| async {
-            black_box(
-                registry
-                    .authenticate(&[("hashed", "wrong")], SOURCE, &throttle)
-                    .await
-                    .is_err(),
-            )
-        })
-    });
-    group.finish();
 }
 
 fn jwt_config() -> JwtConfig {
@@ -144,5 +100,5 @@ fn tokens(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, client_check, tokens);
+criterion_group!(benches, tokens);
 criterion_main!(benches);

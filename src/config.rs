@@ -471,25 +471,9 @@ pub struct JwtConfig {
     pub expires_in_seconds: u64,
 }
 
-#[derive(Debug, Clone)]
-pub struct ClientConfig {
-    pub client_id: String,
-    /// One secret, or two while one replaces the other.
-    pub secrets: Vec<ClientSecret>,
-    /// The scopes the client may be granted, in configuration order, without repeats.
-    pub scopes: Vec<Scope>,
-    pub enabled: bool,
-}
-
-/// How a client's secret is kept in the configuration.
-#[derive(Debug, Clone)]
-pub enum ClientSecret {
-    /// The secret itself (`client_secret`).
-    Plain(SecretString),
-    /// An Argon2id hash of it in PHC string format (`client_secret_hash`): a file holding
-    /// only hashes gives no secret away.
-    Argon2id(PasswordHashString),
-}
+/// A client as configured: `poem_client_credentials`' settings, its scopes checked
+/// against this API's.
+pub use poem_client_credentials::{ClientSecret, ClientSettings as ClientConfig};
 
 /// Where the configuration came from, for the start-up log.
 #[derive(Debug, Clone)]
@@ -749,7 +733,7 @@ impl Config {
                 serde_json::json!({
                     "client_id": c.client_id,
                     field: shown,
-                    "scopes": c.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                    "scopes": c.scopes,
                     "enabled": c.enabled,
                 })
             }).collect::<Vec<_>>(),
@@ -1066,6 +1050,7 @@ fn parse_clients(raw: Vec<RawClient>) -> Result<Vec<ClientConfig>, ConfigError> 
                 scopes.push(scope);
             }
         }
+        let scopes: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
         if scopes.is_empty() {
             return Err(ConfigError::new(format!(
                 "client \"{id}\" has an empty scopes list: give at least one scope"
@@ -1617,7 +1602,7 @@ mod tests {
         assert_eq!(config.address, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_eq!(config.database_url, "sqlite://players.db");
         assert_eq!(config.jwt.expires_in_seconds, 3600);
-        assert_eq!(config.clients[0].scopes, vec![Scope::ApiWrite]);
+        assert_eq!(config.clients[0].scopes, vec!["api:write"]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::{io::IsTerminal, process::ExitCode};
 use clap::{Parser, Subcommand};
 use players_api::{
     Config, Reloader,
-    auth::{clients, keys, scopes::Scope},
+    auth::{enrol, keys, scopes::Scope},
     build,
     config::{self, LogFormat},
     openapi,
@@ -247,7 +247,7 @@ fn create_client(client_id: &str, scope_names: &[String], profile: &str) -> Exit
             }
         }
     }
-    match clients::create_client(client_id, &scopes, profile) {
+    match enrol::create_client(client_id, &scopes, profile) {
         Ok(new) => {
             // The secret is a TOML comment so the whole output still parses, but it must
             // not stay in a config file: the entry below holds only its hash.

@@ -17,9 +17,9 @@ use poem_openapi::{
 
 use super::{
     ClientDirectory, TokenIssuer,
+    address::ClientAddress,
     clients::AuthError,
-    scopes::Scope,
-    throttle::{ClientAddress, Throttle, Throttled},
+    throttle::{Throttle, Throttled},
 };
 use crate::{
     error::{Error, OAuthCode, OAuthErrorBody},
@@ -350,23 +350,16 @@ fn audit_refusal(client_id: &str, reason: &str, source: &str) {
 
 /// Every scope in `requested` if the client may have them all; all of the client's scopes
 /// when nothing is requested.
-pub fn grant_scope(allowed: &[Scope], requested: Option<&str>) -> Result<String, Error> {
+pub fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<String, Error> {
     // `str::is_empty` by name: poem-openapi's `Type` trait, in scope here, has an
     // `is_empty` of its own that method resolution would pick for `&&str`.
     let requested: Vec<&str> = requested
         .map(|s| s.split(' ').filter(|s| !str::is_empty(s)).collect())
         .unwrap_or_default();
     if requested.is_empty() {
-        return Ok(allowed
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(" "));
+        return Ok(allowed.join(" "));
     }
-    if requested
-        .iter()
-        .any(|r| !allowed.iter().any(|a| a.as_str() == *r))
-    {
+    if requested.iter().any(|r| !allowed.iter().any(|a| a == r)) {
         return Err(Error::oauth(
             OAuthCode::InvalidScope,
             "The requested scope is not allowed for this client",
@@ -607,7 +600,7 @@ mod tests {
             let registry = crate::auth::ClientRegistry::new(&[crate::config::ClientConfig {
                 client_id: "svc".into(),
                 secrets: vec![crate::config::ClientSecret::Plain("right-secret".to_owned().into())],
-                scopes: vec![Scope::ApiWrite],
+                scopes: vec!["api:write".to_owned()],
                 enabled: true,
             }]);
             let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
@@ -628,7 +621,7 @@ mod tests {
 
     #[test]
     fn scope_is_narrowed_or_refused() {
-        let allowed = vec![Scope::ApiWrite, Scope::PlayersDelete];
+        let allowed = vec!["api:write".to_owned(), "players:delete".to_owned()];
         assert_eq!(
             grant_scope(&allowed, None).unwrap(),
             "api:write players:delete"

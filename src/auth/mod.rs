@@ -2,10 +2,9 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`clients`] | the registered clients, plaintext or Argon2id secrets (RFC 6749 §2.3.1) |
+//! | [`clients`], [`hashing`], [`throttle`] | `poem_client_credentials`' clients, Argon2 threads and brute-force throttle |
+//! | [`address`] | where a token request comes from; 429 for addresses the throttle holds back |
 //! | [`scopes`] | the known scopes and which write each allows (RFC 6749 §3.3) |
-//! | [`hashing`] | the Argon2 threads: fair between sources, bounded waiting |
-//! | [`throttle`] | 429 for addresses that keep failing client authentication |
 //! | [`discovery`] | `GET /.well-known/oauth-authorization-server` (RFC 8414) |
 //! | [`keys`] | key algorithms, key ids and the key generator (the key set is `poem_bearer::keys`) |
 //! | [`token`] | the access-token format (RFC 9068) and the issuer that signs it |
@@ -15,15 +14,16 @@
 //! Keys and client digests are built once at start-up by [`Auth::new`]; the request paths
 //! only read them.
 
+pub mod address;
 pub mod bearer;
-pub mod clients;
 pub mod discovery;
 pub mod endpoint;
-pub mod hashing;
+pub mod enrol;
 pub mod keys;
 pub mod scopes;
-pub mod throttle;
 pub mod token;
+
+pub use poem_client_credentials::{clients, hashing, throttle};
 
 use std::sync::Arc;
 

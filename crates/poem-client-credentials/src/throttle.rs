@@ -29,12 +29,7 @@ use std::{
 
 use ipnet::IpNet;
 use moka::sync::Cache;
-use poem::{
-    FromRequest, Request, RequestBody,
-    http::{HeaderMap, header::HeaderName},
-};
-
-use crate::error::Error;
+use poem::http::{HeaderMap, header::HeaderName};
 
 /// The most sources tracked at once.
 const CAPACITY: u64 = 100_000;
@@ -42,6 +37,7 @@ const CAPACITY: u64 = 100_000;
 /// A source that used up its budget: seconds until it may try again (at least 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttled {
+    /// Seconds until it may try again.
     pub retry_after: u64,
 }
 
@@ -85,6 +81,8 @@ impl Budget {
     }
 }
 
+/// The failure budgets of every source: at most `max_failures` failed client
+/// authentications per source in any `window`.
 pub struct Throttle {
     budgets: Cache<IpAddr, Arc<Mutex<Budget>>>,
     max_failures: u32,
@@ -299,39 +297,9 @@ fn forwarded_address(entry: &str) -> Option<IpAddr> {
     Some(ip.to_canonical())
 }
 
-/// The client's address, resolved once; refuses the request with 429 while that address
-/// is throttled. Taken by the token endpoint before its body, so a blocked address is
-/// refused without its body being read.
-pub struct ClientAddress(pub Option<IpAddr>);
-
 /// The trusted proxies (addresses and CIDR blocks), as route data.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(pub Vec<IpNet>);
-
-impl<'a> FromRequest<'a> for ClientAddress {
-    async fn from_request(request: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
-        let trusted = request
-            .data::<TrustedProxies>()
-            .map(|t| t.0.as_slice())
-            .unwrap_or_default();
-        let address = request
-            .remote_addr()
-            .as_socket_addr()
-            .map(|peer| source_address(peer.ip(), request.headers(), trusted));
-        if let (Some(address), Some(throttle)) = (address, request.data::<Arc<Throttle>>())
-            && let Err(throttled) = throttle.check(address)
-        {
-            if let Some(metrics) = request.data::<Arc<crate::telemetry::Metrics>>() {
-                metrics.throttled();
-            }
-            return Err(Error::TooManyRequests {
-                retry_after: throttled.retry_after,
-            }
-            .into());
-        }
-        Ok(ClientAddress(address))
-    }
-}
 
 #[cfg(test)]
 mod tests {

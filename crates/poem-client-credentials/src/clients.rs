@@ -38,12 +38,33 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 
-use super::{
+use crate::{
     hashing::{HashPool, Standing},
-    scopes::Scope,
     throttle::{Throttle, Throttled},
 };
-use crate::config::{ClientConfig, ClientSecret};
+
+/// A client as configured.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Its id.
+    pub client_id: String,
+    /// One secret, or two while one replaces the other.
+    pub secrets: Vec<ClientSecret>,
+    /// The scopes it may be granted, in the order tokens list them, without repeats.
+    pub scopes: Vec<String>,
+    /// `false`: no new tokens, and its live tokens are refused.
+    pub enabled: bool,
+}
+
+/// How a client's secret is kept.
+#[derive(Debug, Clone)]
+pub enum ClientSecret {
+    /// The secret itself.
+    Plain(secrecy::SecretString),
+    /// An Argon2id hash of it in PHC string format: settings holding only hashes give no
+    /// secret away.
+    Argon2id(PasswordHashString),
+}
 
 /// How long a verified secret of a hashed client is remembered.
 pub const VERIFIED_SECRET_TTL: Duration = Duration::from_secs(600);
@@ -76,9 +97,10 @@ type Digest = [u8; 32];
 /// A client allowed to obtain tokens.
 #[derive(Debug)]
 pub struct Client {
+    /// Its id.
     pub id: String,
     /// The scopes this client may be granted, in configuration order.
-    pub scopes: Vec<Scope>,
+    pub scopes: Vec<String>,
     /// `false`: no new tokens, and its live tokens are refused.
     pub enabled: bool,
     /// One check per configured secret (two during a rotation).
@@ -109,13 +131,16 @@ impl Check {
 /// Why a client could not be authenticated, for the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
+    /// No client has the id.
     UnknownClient,
+    /// The client exists; the secret is not one of its secrets.
     WrongSecret,
     /// The right secret, but the client has `enabled = false`.
     Disabled,
 }
 
 impl Refusal {
+    /// Its name in audit lines and metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
             Refusal::UnknownClient => "unknown_client",
@@ -170,14 +195,14 @@ impl std::fmt::Debug for ClientRegistry {
 
 impl ClientRegistry {
     /// A registry with an Argon2 pool of its own.
-    pub fn new(configs: &[ClientConfig]) -> Self {
+    pub fn new(configs: &[ClientSettings]) -> Self {
         Self::with_pool(configs, default_pool())
     }
 
     /// A registry that verifies on `pool`. Runs one Argon2 verification per distinct
     /// parameter set among the hashes, to measure the failure floor: call it where
     /// blocking for that long is fine.
-    pub fn with_pool(configs: &[ClientConfig], pool: Arc<HashPool>) -> Self {
+    pub fn with_pool(configs: &[ClientSettings], pool: Arc<HashPool>) -> Self {
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
         let digest_key = <Hmac<Sha256> as Mac>::new_from_slice(&key)
@@ -189,7 +214,7 @@ impl ClientRegistry {
     /// costs, and a client whose id and hash are unchanged keeps its remembered secret,
     /// so a reload does not send every hashed client back to Argon2. Measures only
     /// parameter sets not seen before (blocking: call it off the async threads).
-    pub fn reloaded(&self, configs: &[ClientConfig]) -> Self {
+    pub fn reloaded(&self, configs: &[ClientSettings]) -> Self {
         Self::build(
             configs,
             self.pool.clone(),
@@ -200,7 +225,7 @@ impl ClientRegistry {
     }
 
     fn build(
-        configs: &[ClientConfig],
+        configs: &[ClientSettings],
         pool: Arc<HashPool>,
         digest_key: Hmac<Sha256>,
         mut costs: HashMap<String, Duration>,
@@ -534,7 +559,7 @@ impl Drop for Flight<'_> {
 /// The slowest a failed check of one candidate can be with `configs`: for each client, the
 /// sum of one Argon2 run per hash it holds, each measured once per distinct parameter set
 /// (those already in `measured` are not run again).
-fn failure_floor(configs: &[ClientConfig], measured: &mut HashMap<String, Duration>) -> Duration {
+fn failure_floor(configs: &[ClientSettings], measured: &mut HashMap<String, Duration>) -> Duration {
     let mut floor = Duration::ZERO;
     for config in configs {
         let mut cost = Duration::ZERO;
@@ -565,10 +590,12 @@ fn failure_floor(configs: &[ClientConfig], measured: &mut HashMap<String, Durati
 pub struct ClientDirectory(arc_swap::ArcSwap<ClientRegistry>);
 
 impl ClientDirectory {
+    /// A directory holding `registry`.
     pub fn new(registry: ClientRegistry) -> Self {
         Self(arc_swap::ArcSwap::from_pointee(registry))
     }
 
+    /// The registry in use now.
     pub fn current(&self) -> Arc<ClientRegistry> {
         self.0.load_full()
     }
@@ -579,6 +606,7 @@ impl ClientDirectory {
         self.0.load().is_enabled(client_id)
     }
 
+    /// Replaces the registry (a reload): requests under way keep the one they took.
     pub fn replace(&self, registry: ClientRegistry) {
         self.0.store(Arc::new(registry));
     }
@@ -588,7 +616,9 @@ impl ClientDirectory {
 /// log during a secret rotation.
 #[derive(Debug, Clone, Copy)]
 pub struct Authenticated<'a> {
+    /// The client.
     pub client: &'a Client,
+    /// Which of its secrets matched: 1 or 2.
     pub secret: usize,
 }
 
@@ -600,30 +630,20 @@ fn verify_argon2(hash: &PasswordHashString, secret: &str) -> bool {
         .is_ok()
 }
 
-/// A newly created client: its secret, to hand over once, and the configuration entry
-/// that holds only its hash.
-pub struct NewClient {
+/// A new client secret, to hand over once, and its Argon2id hash, to keep.
+pub struct NewSecret {
+    /// The secret: 256 random bits, base64url without padding (so it needs no encoding in
+    /// HTTP Basic).
     pub secret: String,
-    pub toml: String,
+    /// Its Argon2id hash (PHC string format) at the argon2 crate's default cost.
+    pub hash: String,
 }
 
-/// Creates a client: a random 256-bit secret, base64url without padding (so it needs no
-/// encoding in HTTP Basic), hashed with Argon2id at the argon2 crate's default cost, and
-/// the `[[<profile>.clients]]` entry to paste into the configuration.
-pub fn create_client(
-    client_id: &str,
-    scopes: &[Scope],
-    profile: &str,
-) -> Result<NewClient, String> {
+/// Generates a client secret and its hash: what a `create-client` command prints.
+pub fn generate_secret() -> Result<NewSecret, String> {
     use argon2::{PasswordHasher, password_hash::SaltString};
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
-    if client_id.is_empty() {
-        return Err("the client id must not be empty".into());
-    }
-    if scopes.is_empty() {
-        return Err("give at least one scope".into());
-    }
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     let secret = URL_SAFE_NO_PAD.encode(bytes);
@@ -632,21 +652,7 @@ pub fn create_client(
         .hash_password(secret.as_bytes(), &salt)
         .map_err(|e| format!("hashing failed: {e}"))?
         .to_string();
-
-    #[derive(serde::Serialize)]
-    struct Entry<'a> {
-        client_id: &'a str,
-        client_secret_hash: &'a str,
-        scopes: Vec<&'a str>,
-    }
-    let entry = Entry {
-        client_id,
-        client_secret_hash: &hash,
-        scopes: scopes.iter().map(|s| s.as_str()).collect(),
-    };
-    let document = HashMap::from([(profile, HashMap::from([("clients", vec![entry])]))]);
-    let toml = toml::to_string(&document).map_err(|e| format!("cannot write TOML: {e}"))?;
-    Ok(NewClient { secret, toml })
+    Ok(NewSecret { secret, hash })
 }
 
 #[cfg(test)]
@@ -678,11 +684,11 @@ mod tests {
     }
 
     /// An enabled client with one scope.
-    fn client(id: &str, secrets: Vec<ClientSecret>, scope: Scope) -> ClientConfig {
-        ClientConfig {
+    fn client(id: &str, secrets: Vec<ClientSecret>, scope: &str) -> ClientSettings {
+        ClientSettings {
             client_id: id.into(),
             secrets,
-            scopes: vec![scope],
+            scopes: vec![scope.to_owned()],
             enabled: true,
         }
     }
@@ -692,12 +698,12 @@ mod tests {
             client(
                 "plain",
                 vec![ClientSecret::Plain(SecretString::from("s3cr3t"))],
-                Scope::ApiWrite,
+                "api:write",
             ),
             client(
                 "hashed",
                 vec![ClientSecret::Argon2id(hash("h4sh3d"))],
-                Scope::PlayersDelete,
+                "players:delete",
             ),
         ])
     }
@@ -759,7 +765,7 @@ mod tests {
         let configs = [client(
             "hashed",
             vec![ClientSecret::Argon2id(hash("h4sh3d"))],
-            Scope::ApiWrite,
+            "api:write",
         )];
         let r = ClientRegistry::new(&configs);
         assert!(auth(&r, &[("hashed", "h4sh3d")]).await.is_ok());
@@ -772,7 +778,7 @@ mod tests {
         let reloaded = r.reloaded(&configs);
         assert!(remembered(&reloaded), "same id and hash: still remembered");
         assert!(auth(&reloaded, &[("hashed", "h4sh3d")]).await.is_ok());
-        let rehashed = [ClientConfig {
+        let rehashed = [ClientSettings {
             secrets: vec![ClientSecret::Argon2id(hash("h4sh3d"))],
             ..configs[0].clone()
         }];
@@ -805,7 +811,7 @@ mod tests {
             client(
                 "plain",
                 vec![ClientSecret::Plain(SecretString::from("s3cr3t"))],
-                Scope::ApiWrite,
+                "api:write",
             ),
             client(
                 "two-hashes",
@@ -813,7 +819,7 @@ mod tests {
                     ClientSecret::Argon2id(hash("one")),
                     ClientSecret::Argon2id(hash("two")),
                 ],
-                Scope::ApiWrite,
+                "api:write",
             ),
         ]);
         let floor = r.failure_floor();
@@ -880,19 +886,15 @@ mod tests {
     }
 
     #[test]
-    fn a_created_client_verifies_and_its_entry_parses() {
-        let new = create_client("svc", &[Scope::PlayersDelete], "release").unwrap();
+    fn a_generated_secret_verifies_against_its_hash() {
+        let new = generate_secret().unwrap();
         assert_eq!(new.secret.len(), 43);
-        let parsed: toml::Value = toml::from_str(&new.toml).unwrap();
-        let entry = &parsed["release"]["clients"][0];
-        assert_eq!(entry["client_id"].as_str(), Some("svc"));
-        assert_eq!(entry["scopes"][0].as_str(), Some("players:delete"));
-        let hash = PasswordHashString::new(entry["client_secret_hash"].as_str().unwrap()).unwrap();
+        let hash = PasswordHashString::new(&new.hash).unwrap();
+        assert_eq!(hash.algorithm().as_str(), "argon2id");
         assert!(
             Argon2::default()
                 .verify_password(new.secret.as_bytes(), &hash.password_hash())
                 .is_ok()
         );
-        assert!(create_client("", &[Scope::ApiWrite], "default").is_err());
     }
 }

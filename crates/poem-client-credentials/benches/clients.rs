@@ -1,0 +1,84 @@
+//! Checking a client's secret: plaintext, Argon2id remembered, Argon2id in full.
+//!
+//! cargo bench -p poem-client-credentials
+
+use std::{hint::black_box, sync::Arc};
+
+use argon2::{
+    Argon2, PasswordHasher,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+use criterion::{Criterion, criterion_group, criterion_main};
+use poem_client_credentials::{ClientRegistry, ClientSecret, ClientSettings, throttle::Throttle};
+use secrecy::SecretString;
+
+const SECRET: &str = "Zl7yq0c1w3fQ9u2mS8kV4pXrT6bN5hJdE1aG0oLzYiU";
+const SOURCE: Option<std::net::IpAddr> = Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+
+/// A throttle that never refuses: the benchmarks measure the checks, not the brake.
+fn throttle() -> Arc<Throttle> {
+    Arc::new(Throttle::new(u32::MAX, std::time::Duration::from_secs(60)))
+}
+
+fn registry() -> ClientRegistry {
+    let hash = Argon2::default()
+        .hash_password(SECRET.as_bytes(), &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .serialize();
+    let client = |id: &str, secret: ClientSecret| ClientSettings {
+        client_id: id.into(),
+        secrets: vec![secret],
+        scopes: vec!["write".to_owned()],
+        enabled: true,
+    };
+    ClientRegistry::new(&[
+        client("plain", ClientSecret::Plain(SecretString::from(SECRET))),
+        client("hashed", ClientSecret::Argon2id(hash)),
+    ])
+}
+
+fn client_check(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let registry = registry();
+    let throttle = throttle();
+    // Prime the remembered digest of the hashed client.
+    runtime
+        .block_on(registry.authenticate(&[("hashed", SECRET)], SOURCE, &throttle))
+        .unwrap();
+    let mut group = c.benchmark_group("client_check");
+    group.bench_function("plaintext", |b| {
+        b.to_async(&runtime).iter(|| async {
+            black_box(
+                registry
+                    .authenticate(&[("plain", SECRET)], SOURCE, &throttle)
+                    .await
+                    .is_ok(),
+            )
+        })
+    });
+    group.bench_function("argon2id_remembered", |b| {
+        b.to_async(&runtime).iter(|| async {
+            black_box(
+                registry
+                    .authenticate(&[("hashed", SECRET)], SOURCE, &throttle)
+                    .await
+                    .is_ok(),
+            )
+        })
+    });
+    group.sample_size(10);
+    group.bench_function("argon2id_wrong_secret", |b| {
+        b.to_async(&runtime).iter(|| async {
+            black_box(
+                registry
+                    .authenticate(&[("hashed", "wrong")], SOURCE, &throttle)
+                    .await
+                    .is_err(),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, client_check);
+criterion_main!(benches);
