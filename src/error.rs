@@ -2,12 +2,12 @@
 //!
 //! | variant | status | body |
 //! |---|---|---|
-//! | [`Error::OAuth`] | 400, 401 or 413 | RFC 6749 §5.2 `{"error","error_description"}`, `Cache-Control: no-store` |
 //! | [`Error::Bearer`] | 401, 400 or 403 | a `poem_bearer` refusal re-dressed: problem+json with its `error` code (none when no token was sent), and its RFC 6750 challenge |
-//! | [`Error::TooManyRequests`] | 429 | OAuth-style `{"error":"too_many_requests",...}`, `Retry-After` |
-//! | [`Error::HashingBusy`] | 503 | OAuth-style `{"error":"temporarily_unavailable",...}`, `Retry-After: 1` |
 //! | [`Error::Unavailable`] | 503 | problem+json, `Retry-After` |
 //! | everything else | 4xx/5xx | `application/problem+json` (RFC 9457) |
+//!
+//! The token endpoint's errors are `poem_client_credentials::TokenError`s, already in the
+//! RFC 6749 §5.2 format and passed through as they are.
 //!
 //! Library errors (poem's router, poem-openapi's parameter parsing) are mapped here too by
 //! [`into_response`], so no plain-text error ever reaches a client. Descriptions are fixed
@@ -20,6 +20,7 @@ use poem::{
     http::{HeaderValue, StatusCode, header},
 };
 use poem_bearer::{BearerError, Refusal, Rejection};
+use poem_client_credentials::TokenError;
 use poem_openapi::{
     Object,
     error::{ContentTypeError, ParseParamError, ParsePathError},
@@ -31,26 +32,6 @@ use serde::Serialize;
 use std::sync::LazyLock;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
-
-/// An OAuth 2.0 error code (RFC 6749 §5.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OAuthCode {
-    InvalidRequest,
-    InvalidClient,
-    UnsupportedGrantType,
-    InvalidScope,
-}
-
-impl OAuthCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OAuthCode::InvalidRequest => "invalid_request",
-            OAuthCode::InvalidClient => "invalid_client",
-            OAuthCode::UnsupportedGrantType => "unsupported_grant_type",
-            OAuthCode::InvalidScope => "invalid_scope",
-        }
-    }
-}
 
 /// One invalid field of a request body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
@@ -64,22 +45,6 @@ pub struct FieldError {
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A token endpoint error.
-    #[error("oauth error {}", .code.as_str())]
-    OAuth {
-        code: OAuthCode,
-        description: &'static str,
-        status: StatusCode,
-        /// Whether a 401 carries `WWW-Authenticate: Basic` (see [`Error::invalid_client`]).
-        challenge: bool,
-    },
-    /// The token endpoint refuses an address that failed client authentication too often.
-    #[error("too many requests")]
-    TooManyRequests { retry_after: u64 },
-    /// The token endpoint could not start checking a secret in time (Argon2 queue full
-    /// or waited too long): 503 `temporarily_unavailable` in the OAuth format.
-    #[error("client authentication temporarily unavailable")]
-    HashingBusy,
     /// The database cannot be reached or written; the cause is logged where it happens.
     #[error("service unavailable")]
     Unavailable,
@@ -111,73 +76,31 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn oauth(code: OAuthCode, description: &'static str) -> Self {
-        let status = match code {
-            OAuthCode::InvalidClient => StatusCode::UNAUTHORIZED,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        Error::OAuth {
-            code,
-            description,
-            status,
-            challenge: code == OAuthCode::InvalidClient,
-        }
-    }
-
-    /// 401 `invalid_client`. `from_script` is whether the request came from a browser's
-    /// script (it carries `Origin` or `X-Requested-With`): a browser answers a `Basic`
-    /// challenge on such a request with its own login dialog (or, headless, holds the
-    /// request) instead of letting the page see the error, so the challenge is left out.
-    /// Every other client gets it (RFC 6749 §5.2, RFC 9110 §15.5.2).
-    pub fn invalid_client(from_script: bool) -> Self {
-        Error::OAuth {
-            code: OAuthCode::InvalidClient,
-            description: "Client authentication failed",
-            status: StatusCode::UNAUTHORIZED,
-            challenge: !from_script,
-        }
-    }
-
-    /// 413 in the token endpoint's OAuth format.
-    pub fn token_body_too_large() -> Self {
-        Error::OAuth {
-            code: OAuthCode::InvalidRequest,
-            description: "The request body is too large",
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            challenge: false,
-        }
-    }
-
-    /// 408 in the token endpoint's OAuth format.
-    pub fn token_body_timeout() -> Self {
-        Error::OAuth {
-            code: OAuthCode::InvalidRequest,
-            description: "The request body did not arrive in time",
-            status: StatusCode::REQUEST_TIMEOUT,
-            challenge: false,
-        }
-    }
-
     /// The JSON body this error is answered with, exactly as sent: the OpenAPI document's
     /// error examples are rendered by the same code that answers requests.
     pub fn body_json(&self) -> Option<serde_json::Value> {
-        use std::{
-            future::Future,
-            pin::pin,
-            task::{Context, Poll, Waker},
-        };
-        // Every error body is built in memory, so reading it completes on the first poll.
-        let mut read = pin!(self.as_response().into_body().into_bytes());
-        match read.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(Ok(bytes)) => serde_json::from_slice(&bytes).ok(),
-            _ => None,
-        }
+        body_json(self.as_response())
     }
 
     /// Logs an unexpected failure (never its request data) and hides it from the client.
     pub fn internal(context: &'static str, cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "{context}");
         Error::Internal
+    }
+}
+
+/// The JSON body of a response built in memory (every error response is), read at once.
+pub fn body_json(response: Response) -> Option<serde_json::Value> {
+    use std::{
+        future::Future,
+        pin::pin,
+        task::{Context, Poll, Waker},
+    };
+    // A body built in memory is read whole on the first poll.
+    let mut read = pin!(response.into_body().into_bytes());
+    match read.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Ok(bytes)) => serde_json::from_slice(&bytes).ok(),
+        _ => None,
     }
 }
 
@@ -202,17 +125,6 @@ pub struct Problem {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
-}
-
-/// The body of every error from the token endpoint (RFC 6749 §5.2).
-#[derive(Debug, Serialize, Object)]
-#[oai(rename = "OAuthError")]
-pub struct OAuthErrorBody {
-    /// The error code: `invalid_request`, `invalid_client`, `unsupported_grant_type` or
-    /// `invalid_scope`.
-    pub error: String,
-    /// A short, fixed explanation.
-    pub error_description: String,
 }
 
 /// A response payload documented as `application/problem+json` with the [`Problem`]
@@ -243,9 +155,7 @@ impl poem::IntoResponse for ProblemJson {
 impl ResponseError for Error {
     fn status(&self) -> StatusCode {
         match self {
-            Error::OAuth { status, .. } => *status,
-            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::Unavailable | Error::HashingBusy => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::Bearer(refused) => refused.refusal().status(),
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
@@ -275,41 +185,6 @@ impl Error {
     fn render(&self) -> Response {
         let status = self.status();
         match self {
-            Error::OAuth {
-                code,
-                description,
-                challenge,
-                ..
-            } => {
-                let body = OAuthErrorBody {
-                    error: code.as_str().to_owned(),
-                    error_description: (*description).to_owned(),
-                };
-                let mut response = json_response(status, "application/json", &body);
-                no_store(&mut response);
-                if *challenge {
-                    // RFC 6749 §5.2 requires the challenge when Basic was used; RFC 9110
-                    // §15.5.2 requires one on every 401, so it is sent to every client
-                    // but a browser's script (see `Error::invalid_client`).
-                    response.headers_mut().insert(
-                        header::WWW_AUTHENTICATE,
-                        HeaderValue::from_static(BASIC_CHALLENGE),
-                    );
-                }
-                response
-            }
-            Error::TooManyRequests { retry_after } => retry_later(
-                status,
-                "too_many_requests",
-                "Too many failed client authentications from this address; retry later",
-                *retry_after,
-            ),
-            Error::HashingBusy => retry_later(
-                status,
-                "temporarily_unavailable",
-                "Too many client authentications are waiting to be checked; retry shortly",
-                1,
-            ),
             Error::Unavailable => {
                 let mut response = problem_response(
                     status,
@@ -398,23 +273,6 @@ fn invalid_token_body(reason: Rejection) -> bytes::Bytes {
         .unwrap_or_else(|| render(reason))
 }
 
-/// A token-endpoint refusal that says when to come back: the OAuth error body,
-/// `Cache-Control: no-store` and `Retry-After` (429 and 503).
-fn retry_later(status: StatusCode, error: &str, description: &str, retry_after: u64) -> Response {
-    let body = OAuthErrorBody {
-        error: error.to_owned(),
-        error_description: description.to_owned(),
-    };
-    let mut response = json_response(status, "application/json", &body);
-    no_store(&mut response);
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    response
-}
-
-const BASIC_CHALLENGE: &str = "Basic realm=\"players\"";
-
 fn problem(status: StatusCode, detail: &str) -> Problem {
     Problem {
         kind: "about:blank".to_owned(),
@@ -443,18 +301,11 @@ fn json_response(
         .body(bytes)
 }
 
-/// RFC 6749 §5.1: responses carrying or refusing tokens must not be cached.
-pub fn no_store(response: &mut Response) {
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-}
-
 /// Turns any error that reached the top of the app into its response. Errors of our own
 /// type render themselves; errors raised by poem or poem-openapi before a handler ran are
 /// mapped to the matching [`Error`] so they share its format.
 pub fn into_response(err: poem::Error, allow: impl FnOnce() -> Option<String>) -> Response {
-    if err.is::<Error>() {
+    if err.is::<Error>() || err.is::<TokenError>() {
         return err.into_response();
     }
     // A guard's refusal, re-dressed in this API's problem format.

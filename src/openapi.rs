@@ -7,6 +7,7 @@
 //! `openapi/openapi.json`.
 
 use poem_bearer::{BearerError, Refusal, Rejection};
+use poem_client_credentials::TokenError;
 use poem_openapi::{OpenApiService, Tags};
 use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::Value;
@@ -17,7 +18,7 @@ use crate::{
         bearer::{BEARER_SCHEME, OAUTH2_SCHEME, REALM},
         discovery::{DiscoveryApi, NO_PUBLISHED_KEYS},
     },
-    error::{Error, FieldError, OAuthCode},
+    error::{Error, FieldError, body_json},
     health::HealthApi,
     players::{PlayersApi, api::NO_SUCH_PLAYER, store::SQUAD_NUMBER_TAKEN},
 };
@@ -110,6 +111,25 @@ fn finish(mut doc: Value) -> Value {
     // onto every scheme, meaning all of them).
     poem_bearer::openapi::correct_scopes(&mut doc);
     add_error_examples(&mut doc);
+    // The crates' descriptions say what any API would; these say what this one does.
+    for (pointer, description) in [
+        (
+            "/paths/~1auth~1token/post/responses/401/headers/WWW-AUTHENTICATE/description",
+            "`Basic realm=\"players\"`, except on a request carrying `Origin` or\n`X-Requested-With` (a browser's script), where it would open the browser's\nown login dialog.",
+        ),
+        (
+            "/paths/~1auth~1token/post/responses/413/description",
+            "`invalid_request`: the body is larger than `limits.body_bytes` (64 KiB by default).",
+        ),
+        (
+            "/components/schemas/ServerMetadata/properties/issuer/description",
+            "The issuer identifier: the tokens' `iss` (`jwt.issuer`).",
+        ),
+    ] {
+        if let Some(slot) = doc.pointer_mut(pointer) {
+            *slot = Value::from(description);
+        }
+    }
     // Try it out on the token operation starts from the development client (the
     // document is the same in every profile, and never names a secret).
     if let Some(properties) = doc.pointer_mut("/components/schemas/TokenRequest/properties") {
@@ -186,14 +206,12 @@ fn add_error_examples(doc: &mut Value) {
                 continue;
             };
             for (status, response) in responses.iter_mut() {
-                let Some(error) = status
+                let Some(example) = status
                     .parse()
                     .ok()
                     .and_then(|status| typical_error(path, method, status))
+                    .and_then(body_json)
                 else {
-                    continue;
-                };
-                let Some(example) = error.body_json() else {
                     continue;
                 };
                 if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
@@ -206,21 +224,28 @@ fn add_error_examples(doc: &mut Value) {
     }
 }
 
-/// The typical error behind `status` on an operation, in the format that path answers in.
-fn typical_error(path: &str, method: &str, status: u16) -> Option<Error> {
+/// The typical error behind `status` on an operation, in the format that path answers
+/// in, as the response the server sends.
+fn typical_error(path: &str, method: &str, status: u16) -> Option<poem::Response> {
+    use poem::error::ResponseError;
     if path == crate::auth::bearer::TOKEN_URL {
-        return Some(match status {
-            400 => Error::oauth(
-                OAuthCode::InvalidRequest,
-                "The grant_type parameter is required",
-            ),
-            401 => Error::invalid_client(false),
-            413 => Error::token_body_too_large(),
-            429 => Error::TooManyRequests { retry_after: 42 },
-            503 => Error::HashingBusy,
-            _ => return None,
-        });
+        return Some(
+            match status {
+                400 => TokenError::invalid_request("The grant_type parameter is required"),
+                401 => TokenError::invalid_client(None),
+                413 => TokenError::body_too_large(),
+                429 => TokenError::too_many_requests(42),
+                503 => TokenError::busy(),
+                _ => return None,
+            }
+            .as_response(),
+        );
     }
+    let error = typical_problem(path, method, status)?;
+    Some(error.as_response())
+}
+
+fn typical_problem(path: &str, method: &str, status: u16) -> Option<Error> {
     let writes_a_body = matches!(method, "post" | "put");
     Some(match status {
         400 if writes_a_body => Error::BadRequest("The request body is not valid JSON"),

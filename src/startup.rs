@@ -20,15 +20,14 @@ use poem::{
     error::ResponseError,
     http::{HeaderValue, header},
 };
+use poem_client_credentials::TokenError;
 use secrecy::ExposeSecret;
 
 use crate::{
     auth::{
         Auth, ClientDirectory,
         bearer::TOKEN_URL,
-        discovery::{PublishedKeys, ServerMetadata},
-        endpoint::TokenContext,
-        throttle::{Throttle, TrustedProxies},
+        discovery::{self, PublishedKeys},
     },
     config::Config,
     cors,
@@ -134,11 +133,11 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         };
         format!("{scheme}://{local_addr}")
     });
-    let auth = Auth::new(&config)
+    let metrics = Arc::new(Metrics::new());
+    let auth = Auth::new(&config, metrics.clone())
         .await
         .map_err(|e| StartupError::Auth(e.to_string()))?;
     let clients = auth.clients.clone();
-    let metrics = Arc::new(Metrics::new());
     let app = routes(&config, auth, &public_url, store.clone(), metrics.clone());
     Ok(Application {
         metrics,
@@ -164,10 +163,6 @@ fn routes(
     store: PlayerStore,
     metrics: Arc<Metrics>,
 ) -> poem::endpoint::BoxEndpoint<'static> {
-    let throttle = Arc::new(Throttle::new(
-        config.throttle.max_failures,
-        Duration::from_secs(config.throttle.window_seconds),
-    ));
     let body_limit = BodyLimit {
         bytes: config.limits.body_bytes,
         timeout: Duration::from_secs(config.limits.body_timeout_seconds),
@@ -177,7 +172,7 @@ fn routes(
         .keys
         .jwks()
         .and_then(|set| serde_json::to_value(set).ok());
-    let metadata = Arc::new(ServerMetadata::new(
+    let metadata = Arc::new(discovery::metadata(
         &config.jwt.issuer,
         public_url,
         jwks.is_some(),
@@ -223,17 +218,10 @@ fn routes(
         .at("/swagger", get(swagger_ui))
         .at("/metrics", get(metrics_text))
         .data(store)
-        .data(Arc::new(TokenContext {
-            clients: auth.clients,
-            issuer: auth.issuer,
-            throttle: throttle.clone(),
-            metrics: metrics.clone(),
-        }))
+        .data(auth.endpoint)
         .data(auth.validator)
         .data(metadata)
         .data(published_keys)
-        .data(throttle)
-        .data(TrustedProxies(config.trusted_proxies.clone()))
         .data(body_limit)
         .data(metrics.clone())
         .around({
@@ -247,12 +235,11 @@ fn routes(
                     if request::content_length(&request)
                         .is_some_and(|n| n > body_limit.bytes as u64)
                     {
-                        let error = if path == TOKEN_URL {
-                            Error::token_body_too_large()
+                        return Ok(if path == TOKEN_URL {
+                            TokenError::body_too_large().as_response()
                         } else {
-                            Error::PayloadTooLarge
-                        };
-                        return Ok(error.as_response());
+                            Error::PayloadTooLarge.as_response()
+                        });
                     }
                     Ok(match endpoint.call(request).await {
                         Ok(response) => response,

@@ -22,6 +22,7 @@ use poem::{
     Endpoint, IntoResponse, Request, Response,
     http::{HeaderName, HeaderValue, Method},
 };
+use poem_client_credentials::{Events, TracingAudit, events};
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{counter::Counter, family::Family, histogram::Histogram},
@@ -130,22 +131,6 @@ impl Metrics {
         }
     }
 
-    pub fn token_issued(&self) {
-        self.tokens_issued.inc();
-    }
-
-    pub fn authentication_failed(&self, reason: &str) {
-        self.auth_failures
-            .get_or_create(&ReasonLabel {
-                reason: reason.to_owned(),
-            })
-            .inc();
-    }
-
-    pub fn throttled(&self) {
-        self.throttled.inc();
-    }
-
     /// Counts a configuration reload: `applied` when the clients were replaced.
     pub fn config_reloaded(&self, applied: bool) {
         let outcome = if applied { "applied" } else { "failed" };
@@ -191,6 +176,29 @@ fn request_id(request: &Request) -> String {
         })
         .map(str::to_owned)
         .unwrap_or_else(|| Uuid::new_v4().to_string())
+}
+
+/// The token endpoint's events: counted here, and written to the audit log by
+/// `poem_client_credentials`' `TracingAudit`.
+impl Events for Metrics {
+    fn token_issued(&self, event: &events::Issued<'_>) {
+        self.tokens_issued.inc();
+        TracingAudit.token_issued(event);
+    }
+
+    fn client_refused(&self, event: &events::Refused<'_>) {
+        // `reason` is one of a fixed set: a bounded label.
+        self.auth_failures
+            .get_or_create(&ReasonLabel {
+                reason: event.reason.to_owned(),
+            })
+            .inc();
+        TracingAudit.client_refused(event);
+    }
+
+    fn throttled(&self, _source: Option<std::net::IpAddr>) {
+        self.throttled.inc();
+    }
 }
 
 /// The method as a label value or log field: one of the standard methods (RFC 9110 §9,
@@ -275,8 +283,8 @@ mod tests {
     #[test]
     fn metrics_render_in_prometheus_text() {
         let m = Metrics::new();
-        m.token_issued();
-        m.authentication_failed("wrong_secret");
+        m.token_issued(&events::Issued::new("svc", "api:write", "j", 1));
+        m.client_refused(&events::Refused::new("svc", "wrong_secret"));
         m.request("GET", "/players", 200, 0.001);
         let text = m.render();
         assert!(text.contains("tokens_issued_total 1"), "{text}");

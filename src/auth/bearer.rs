@@ -57,7 +57,7 @@ mod tests {
                  [[default.clients]]\nclient_id = \"c\"\nclient_secret = \"s\"\n"
             );
             let config = crate::Config::from_toml_str(&toml, "debug").unwrap();
-            let issued = crate::auth::TokenIssuer::new(&config.jwt)
+            let issued = crate::auth::token::issuer(&config.jwt)
                 .issue("c", "api:write".to_owned())
                 .unwrap();
             assert_eq!(

@@ -7,6 +7,7 @@ pub use poem_bearer::keys::{
 };
 
 use jsonwebtoken::Algorithm;
+#[cfg(test)]
 use secrecy::SecretString;
 
 /// The algorithms a key may use.
@@ -28,130 +29,11 @@ pub fn hmac_key_id(secret: &[u8]) -> String {
     poem_bearer::keys::hmac_key_id(b"players-api hs256 key id\0", secret)
 }
 
-/// A new key for `algorithm` in the form the configuration takes: an HMAC secret, or a
-/// PKCS#8 PEM private key with its SPKI PEM public key.
-pub struct GeneratedKey {
-    pub secret_or_private_pem: String,
-    pub public_pem: Option<String>,
-    pub kid: String,
-}
+pub use poem_client_credentials::keys::{GeneratedKey, generate_with};
 
+/// A new key for `algorithm`, its HS256 key id derived as this app derives them.
 pub fn generate(algorithm: Algorithm) -> Result<GeneratedKey, String> {
-    use aws_lc_rs::{
-        rand::{SecureRandom, SystemRandom},
-        signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair},
-    };
-    use base64::{Engine, engine::general_purpose::STANDARD};
-    let rng = SystemRandom::new();
-    let pem = |tag: &str, der: &[u8]| {
-        pem::encode_config(
-            &pem::Pem::new(tag, der.to_vec()),
-            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-        )
-    };
-    match algorithm {
-        Algorithm::HS256 => {
-            let mut bytes = [0u8; 48];
-            rng.fill(&mut bytes)
-                .map_err(|_| "no randomness available")?;
-            let secret = STANDARD.encode(bytes);
-            Ok(GeneratedKey {
-                kid: hmac_key_id(secret.as_bytes()),
-                secret_or_private_pem: secret,
-                public_pem: None,
-            })
-        }
-        Algorithm::EdDSA => {
-            let pkcs8 =
-                Ed25519KeyPair::generate_pkcs8v1(&rng).map_err(|_| "key generation failed")?;
-            let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8.as_ref())
-                .map_err(|_| "key generation failed")?;
-            let public = spki(&ED25519_SPKI_PREFIX, pair.public_key().as_ref());
-            finish(
-                algorithm,
-                pem("PRIVATE KEY", pkcs8.as_ref()),
-                pem("PUBLIC KEY", &public),
-            )
-        }
-        Algorithm::ES256 => {
-            let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                .map_err(|_| "key generation failed")?;
-            let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
-                .map_err(|_| "key generation failed")?;
-            let public = spki(&P256_SPKI_PREFIX, pair.public_key().as_ref());
-            finish(
-                algorithm,
-                pem("PRIVATE KEY", pkcs8.as_ref()),
-                pem("PUBLIC KEY", &public),
-            )
-        }
-        other => Err(format!("{other:?} is not supported; use {SUPPORTED}")),
-    }
-}
-
-// DER prefixes of SubjectPublicKeyInfo for the two curves: the algorithm identifier and
-// the BIT STRING header, followed by the raw public key.
-const ED25519_SPKI_PREFIX: [u8; 12] = [
-    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-];
-const P256_SPKI_PREFIX: [u8; 27] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-    // the uncompressed point (0x04 || x || y) follows
-    0x04,
-];
-
-fn spki(prefix: &[u8], public: &[u8]) -> Vec<u8> {
-    // P-256 public keys from aws-lc-rs start with 0x04, which the prefix already holds.
-    let public = if prefix.len() == P256_SPKI_PREFIX.len() {
-        &public[1..]
-    } else {
-        public
-    };
-    [prefix, public].concat()
-}
-
-fn finish(
-    algorithm: Algorithm,
-    private_pem: String,
-    public_pem: String,
-) -> Result<GeneratedKey, String> {
-    let current = KeyConfig {
-        key_id: None,
-        material: KeyMaterial::PrivatePem(algorithm, SecretString::from(private_pem.clone())),
-    };
-    let kid = KeySet::new(&current, &[])
-        .map_err(|e| e.to_string())?
-        .current
-        .kid
-        .clone();
-    // The public PEM must be the same key: parsed as a previous key (under an id of its
-    // own), its JWK must equal the private key's.
-    let with_public = KeySet::new(
-        &current,
-        &[KeyConfig {
-            key_id: Some(format!("{kid}-public")),
-            material: KeyMaterial::PublicPem(algorithm, public_pem.clone()),
-        }],
-    )
-    .map_err(|e| e.to_string())?;
-    let published = with_public
-        .jwks()
-        .map(|set| {
-            set.keys
-                .iter()
-                .map(|k| k.algorithm.clone())
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    if published.len() != 2 || published[0] != published[1] {
-        return Err("the generated public key does not match its private key".into());
-    }
-    Ok(GeneratedKey {
-        secret_or_private_pem: private_pem,
-        public_pem: Some(public_pem),
-        kid,
-    })
+    generate_with(algorithm, hmac_key_id)
 }
 
 #[cfg(test)]

@@ -1,31 +1,31 @@
-//! OAuth 2.0 client-credentials issuing and Bearer protection, for any poem-openapi API.
+//! OAuth 2.0 client-credentials issuing and Bearer protection: this API's adapter to the
+//! `poem_client_credentials` and `poem_bearer` crates.
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`clients`], [`hashing`], [`throttle`] | `poem_client_credentials`' clients, Argon2 threads and brute-force throttle |
-//! | [`address`] | where a token request comes from; 429 for addresses the throttle holds back |
+//! | [`clients`], [`endpoint`], [`hashing`], [`throttle`] | `poem_client_credentials`' clients, token endpoint, Argon2 threads and brute-force throttle |
 //! | [`scopes`] | the known scopes and which write each allows (RFC 6749 §3.3) |
-//! | [`discovery`] | `GET /.well-known/oauth-authorization-server` (RFC 8414) |
+//! | [`discovery`] | `GET /.well-known/oauth-authorization-server` (RFC 8414) and the JWKS |
 //! | [`keys`] | key algorithms, key ids and the key generator (the key set is `poem_bearer::keys`) |
-//! | [`token`] | the access-token format (RFC 9068) and the issuer that signs it |
+//! | [`token`] | the access-token format (RFC 9068) and this API's issuer |
 //! | [`bearer`] | the validator (`poem_bearer`) and the realm of its challenges (RFC 6750) |
-//! | [`endpoint`] | `POST /auth/token`: the client-credentials grant (RFC 6749 §4.4) |
+//! | [`enrol`] | `create-client`'s configuration entry |
 //!
 //! Keys and client digests are built once at start-up by [`Auth::new`]; the request paths
 //! only read them.
 
-pub mod address;
 pub mod bearer;
 pub mod discovery;
-pub mod endpoint;
 pub mod enrol;
 pub mod keys;
 pub mod scopes;
 pub mod token;
 
-pub use poem_client_credentials::{clients, hashing, throttle};
+pub use poem_client_credentials::{clients, endpoint, hashing, throttle};
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
+
+use poem_client_credentials::{Events, TokenEndpoint};
 
 use crate::config::Config;
 
@@ -38,17 +38,35 @@ pub use token::TokenIssuer;
 #[derive(Clone)]
 pub struct Auth {
     pub clients: Arc<ClientDirectory>,
-    pub issuer: Arc<TokenIssuer>,
+    pub endpoint: Arc<TokenEndpoint>,
     pub validator: Arc<Validator>,
 }
 
 impl Auth {
-    pub async fn new(config: &Config) -> Result<Self, poem_bearer::SettingsError> {
+    /// The token endpoint (its events going to `events`) and the validator of writes,
+    /// which fetches the trusted issuers' keys now.
+    pub async fn new(
+        config: &Config,
+        events: Arc<dyn Events>,
+    ) -> Result<Self, poem_bearer::SettingsError> {
         let clients = Arc::new(ClientDirectory::new(ClientRegistry::new(&config.clients)));
+        let endpoint = TokenEndpoint::builder(clients.clone(), token::issuer(&config.jwt))
+            .realm(bearer::REALM)
+            .throttle(
+                config.throttle.max_failures,
+                Duration::from_secs(config.throttle.window_seconds),
+            )
+            .trusted_proxies(config.trusted_proxies.clone())
+            .body_limit(
+                config.limits.body_bytes,
+                Duration::from_secs(config.limits.body_timeout_seconds),
+            )
+            .events(events)
+            .build()?;
         Ok(Self {
-            issuer: Arc::new(TokenIssuer::new(&config.jwt)),
             validator: bearer::validator(&config.jwt, &config.trusted_issuers, clients.clone())
                 .await?,
+            endpoint,
             clients,
         })
     }

@@ -61,7 +61,11 @@ impl<'a> ApiExtractor<'a> for PlayerBody {
                 Error::UnsupportedMediaType("The request body must be application/json").into(),
             );
         }
-        let bytes = request::read_body(request, body)
+        let limit = request
+            .data::<request::BodyLimit>()
+            .copied()
+            .unwrap_or_default();
+        let bytes = request::read_body(request, body, limit)
             .await
             .map_err(|e| match e {
                 BodyError::TooLarge => Error::PayloadTooLarge,

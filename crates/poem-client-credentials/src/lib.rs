@@ -1,20 +1,37 @@
-//! An OAuth 2.0 client-credentials authorization server built into a [poem] API.
+//! An OAuth 2.0 client-credentials authorization server built into a [poem] /
+//! [poem-openapi] API: the token endpoint, its clients, and the keys it signs with.
 //!
 //! | module | holds |
 //! |---|---|
+//! | [`endpoint`] | `POST /auth/token` ([`TokenApi`]) and everything it works with ([`TokenEndpoint`]) |
 //! | [`clients`] | the registered clients: plaintext or Argon2id secrets, two per client during a rotation, `enabled`, checked in constant time (RFC 6749 §2.3.1) |
+//! | [`issuer`] | signing RFC 9068 access tokens in the format [`poem_bearer`] validates |
+//! | [`discovery`] | RFC 8414 authorization server metadata |
+//! | [`keys`] | new signing keys, for a `generate-key` command |
 //! | [`hashing`] | the Argon2 threads: fair between sources, bounded waiting |
 //! | [`throttle`] | the brute-force brake: failed client authentications per source, and where a request comes from |
-//!
-//! Tokens are RFC 9068 JWTs in the format [`poem_bearer`] validates, signed with its key
-//! sets.
+//! | [`events`] | what the endpoint reports (tokens issued, clients refused, throttling), and the audit log |
+//! | [`error`] | RFC 6749 §5.2 error answers |
+//! | [`body`] | bounded body reading |
 //!
 //! [poem]: https://docs.rs/poem
+//! [poem-openapi]: https://docs.rs/poem-openapi
 
 #![deny(missing_docs)]
 
+pub mod body;
 pub mod clients;
+pub mod discovery;
+pub mod endpoint;
+pub mod error;
+pub mod events;
 pub mod hashing;
+pub mod issuer;
+pub mod keys;
 pub mod throttle;
 
 pub use clients::{ClientDirectory, ClientRegistry, ClientSecret, ClientSettings};
+pub use endpoint::{TOKEN_PATH, TokenApi, TokenEndpoint, TokenEndpointBuilder};
+pub use error::TokenError;
+pub use events::{Events, TracingAudit};
+pub use issuer::TokenIssuer;

@@ -1,33 +1,43 @@
 //! `POST /auth/token`: the OAuth 2.0 client-credentials grant (RFC 6749 §4.4).
 //!
-//! Order of checks: the body is read (bounded) and parsed, the request's shape is checked
-//! (`invalid_request`), then the grant type (`unsupported_grant_type`), then the client's
-//! credentials (`invalid_client`), then the requested scope (`invalid_scope`).
+//! Order of checks: the source's throttle (429), the body is read (bounded) and parsed,
+//! the request's shape is checked (`invalid_request`), then the grant type
+//! (`unsupported_grant_type`), then the client's credentials (`invalid_client`), then
+//! the requested scope (`invalid_scope`).
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use poem::{Request, RequestBody, web::Data};
+use ipnet::IpNet;
+use poem::{FromRequest, Request, RequestBody, http::HeaderValue, web::Data};
 use poem_openapi::{
-    ApiExtractor, ApiExtractorType, ApiResponse, Enum, ExtractParamOptions, Object, OpenApi,
+    ApiExtractor, ApiExtractorType, ApiResponse, Enum, ExtractParamOptions, Object, OpenApi, Tags,
     payload::Json,
-    registry::{MetaMediaType, MetaRequest, Registry},
+    registry::{MetaMediaType, MetaRequest, MetaResponses, Registry},
     types::Type,
 };
 
-use super::{
-    ClientDirectory, TokenIssuer,
-    address::ClientAddress,
-    clients::AuthError,
-    throttle::{Throttle, Throttled},
-};
 use crate::{
-    error::{Error, OAuthCode, OAuthErrorBody},
-    openapi::ApiTag,
-    request::{self, BodyError},
-    telemetry::Metrics,
+    ClientDirectory,
+    body::{self, BodyError, BodyLimit},
+    clients::AuthError,
+    error::{OAuthCode, OAuthErrorBody, TokenError},
+    events::{Events, Issued, Refused, TracingAudit, bounded_id},
+    issuer::TokenIssuer,
+    throttle::{Throttle, Throttled, source_address},
 };
 
+/// Where the token endpoint is served.
+pub const TOKEN_PATH: &str = "/auth/token";
+
+/// The tag of the token operation in the spec.
+#[derive(Tags)]
+pub enum OAuthTag {
+    /// Access tokens for machine clients (OAuth 2.0 client credentials).
+    Auth,
+}
+
+/// The one grant type this endpoint serves.
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 
 // The documented schema only: the body is parsed by `TokenRequestBody`, which reports
@@ -37,6 +47,7 @@ pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 pub struct TokenRequest {
     // No doc comment here: poem-openapi would wrap the reference in an `allOf` to carry
     // it, which SDK generators (openapi-python-client) cannot take. `GrantType` says it.
+    #[allow(missing_docs)]
     pub grant_type: GrantType,
     /// The client id, when the client does not authenticate with HTTP Basic.
     pub client_id: Option<String>,
@@ -51,6 +62,7 @@ pub struct TokenRequest {
 /// `unsupported_grant_type`.
 #[derive(Debug, Enum)]
 pub enum GrantType {
+    /// `client_credentials`.
     #[oai(rename = "client_credentials")]
     ClientCredentials,
 }
@@ -68,6 +80,7 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+/// The token endpoint's documented answers.
 #[derive(ApiResponse)]
 pub enum TokenResponses {
     /// The token was issued.
@@ -96,7 +109,7 @@ pub enum TokenResponses {
     #[allow(dead_code)]
     Unauthorized(
         Json<OAuthErrorBody>,
-        /// `Basic realm="players"`, except on a request carrying `Origin` or
+        /// `Basic realm="..."`, except on a request carrying `Origin` or
         /// `X-Requested-With` (a browser's script), where it would open the browser's
         /// own login dialog.
         #[oai(header = "WWW-Authenticate")]
@@ -105,7 +118,7 @@ pub enum TokenResponses {
         #[oai(header = "Cache-Control")]
         String,
     ),
-    /// `invalid_request`: the body is larger than `limits.body_bytes` (64 KiB by default).
+    /// `invalid_request`: the body is larger than the server's limit.
     #[oai(status = 413)]
     #[allow(dead_code)]
     PayloadTooLarge(
@@ -146,9 +159,13 @@ pub enum TokenResponses {
 /// without a value MUST be treated as if they were omitted").
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct TokenParams {
+    /// `grant_type`.
     pub grant_type: Option<String>,
+    /// `client_id`.
     pub client_id: Option<String>,
+    /// `client_secret`.
     pub client_secret: Option<String>,
+    /// `scope`.
     pub scope: Option<String>,
 }
 
@@ -157,7 +174,7 @@ impl TokenParams {
     /// (RFC 6749 §3.2) and ignoring unknown ones.
     fn from_pairs<K: AsRef<str>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, TokenError> {
         let mut params = TokenParams::default();
         // One flag per parameter: a repeat is refused even if the first value was empty.
         let mut seen = [false; 4];
@@ -180,15 +197,16 @@ impl TokenParams {
         Ok(params)
     }
 
-    pub fn from_form(body: &[u8]) -> Result<Self, Error> {
+    /// The parameters of an `application/x-www-form-urlencoded` body.
+    pub fn from_form(body: &[u8]) -> Result<Self, TokenError> {
         Self::from_pairs(form_urlencoded::parse(body))
     }
 
     /// A JSON object's string members. A repeated parameter is refused as in a form:
     /// the members are read in order with repeats kept, not through a map that would
     /// silently keep the last.
-    pub fn from_json(body: &[u8]) -> Result<Self, Error> {
-        let members = request::json_object_members(body)
+    pub fn from_json(body: &[u8]) -> Result<Self, TokenError> {
+        let members = body::json_object_members(body)
             .ok_or_else(|| invalid_request("The request body is not a JSON object"))?;
         let mut pairs = Vec::with_capacity(members.len());
         for (name, value) in members {
@@ -210,8 +228,8 @@ fn is_parameter(name: &str) -> bool {
     matches!(name, "grant_type" | "client_id" | "client_secret" | "scope")
 }
 
-fn invalid_request(description: &'static str) -> Error {
-    Error::oauth(OAuthCode::InvalidRequest, description)
+fn invalid_request(description: &'static str) -> TokenError {
+    TokenError::invalid_request(description)
 }
 
 /// Whether the request was sent by a browser's script: browsers add `Origin` to every
@@ -257,16 +275,20 @@ impl<'a> ApiExtractor<'a> for TokenRequestBody {
         body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let bytes = request::read_body(request, body)
+        let limit = request
+            .data::<Arc<TokenEndpoint>>()
+            .map(|endpoint| endpoint.body_limit)
+            .unwrap_or_default();
+        let bytes = body::read_body(request, body, limit)
             .await
             .map_err(|e| match e {
-                BodyError::TooLarge => Error::token_body_too_large(),
-                BodyError::TimedOut => Error::token_body_timeout(),
+                BodyError::TooLarge => TokenError::body_too_large(),
+                BodyError::TimedOut => TokenError::body_timeout(),
                 BodyError::Unreadable => invalid_request("The request body could not be read"),
             })?;
-        let params = match request::media_type(request).as_deref() {
+        let params = match body::media_type(request).as_deref() {
             Some("application/x-www-form-urlencoded") => TokenParams::from_form(&bytes)?,
-            Some(media) if request::is_json(media) => TokenParams::from_json(&bytes)?,
+            Some(media) if body::is_json(media) => TokenParams::from_json(&bytes)?,
             _ => {
                 return Err(invalid_request(
                     "The body must be application/x-www-form-urlencoded or application/json",
@@ -280,9 +302,9 @@ impl<'a> ApiExtractor<'a> for TokenRequestBody {
 
 /// Credentials from an `Authorization: Basic` header (RFC 7617).
 #[derive(Debug, PartialEq, Eq)]
-pub struct BasicCredentials {
-    pub id: String,
-    pub secret: String,
+struct BasicCredentials {
+    id: String,
+    secret: String,
 }
 
 /// `None` without a Basic header, `Some(None)` for one that cannot be decoded.
@@ -316,41 +338,9 @@ fn form_decode(value: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
-/// The `tracing` target of audit events: one per token issued and per failed client
-/// authentication, with the client id, scopes, `jti`, outcome, reason and source address;
-/// never a secret or a token. `secret` says which of a client's secrets was used (1 or 2,
-/// during a rotation). Values are logged quoted and escaped (`Debug`), so a client
-/// id holding a newline cannot forge a log line.
-pub const AUDIT: &str = "audit";
-
-/// The most characters of a client-supplied id an audit line holds.
-const AUDIT_ID_CHARS: usize = 128;
-
-/// A client-supplied id as an audit line holds it: an id a client made up may be as long
-/// as the body, so at most [`AUDIT_ID_CHARS`] characters, and `…` when cut.
-fn bounded_id(client_id: &str) -> std::borrow::Cow<'_, str> {
-    match client_id.char_indices().nth(AUDIT_ID_CHARS) {
-        Some((cut, _)) => format!("{}…", &client_id[..cut]).into(),
-        None => client_id.into(),
-    }
-}
-
-fn audit_refusal(client_id: &str, reason: &str, source: &str) {
-    let client_id = bounded_id(client_id);
-    let client_id = client_id.as_ref();
-    tracing::warn!(
-        target: AUDIT,
-        event = "client_authentication_failed",
-        outcome = "refused",
-        reason,
-        client_id,
-        source,
-    );
-}
-
 /// Every scope in `requested` if the client may have them all; all of the client's scopes
 /// when nothing is requested.
-pub fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<String, Error> {
+pub fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<String, TokenError> {
     // `str::is_empty` by name: poem-openapi's `Type` trait, in scope here, has an
     // `is_empty` of its own that method resolution would pick for `&&str`.
     let requested: Vec<&str> = requested
@@ -360,7 +350,7 @@ pub fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<String
         return Ok(allowed.join(" "));
     }
     if requested.iter().any(|r| !allowed.iter().any(|a| a == r)) {
-        return Err(Error::oauth(
+        return Err(TokenError::new(
             OAuthCode::InvalidScope,
             "The requested scope is not allowed for this client",
         ));
@@ -374,15 +364,161 @@ pub fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<String
         .join(" "))
 }
 
-/// What the token endpoint works with, built once at start-up.
-pub struct TokenContext {
-    pub clients: Arc<ClientDirectory>,
-    pub issuer: Arc<TokenIssuer>,
-    pub throttle: Arc<Throttle>,
-    pub metrics: Arc<Metrics>,
+/// Everything the token endpoint works with, built once with [`TokenEndpoint::builder`]
+/// and attached to the routes as data (`.data(endpoint)`): one value, so no piece (the
+/// throttle, say) can be forgotten.
+pub struct TokenEndpoint {
+    clients: Arc<ClientDirectory>,
+    issuer: TokenIssuer,
+    throttle: Arc<Throttle>,
+    trusted_proxies: Vec<IpNet>,
+    body_limit: BodyLimit,
+    basic_challenge: HeaderValue,
+    events: Arc<dyn Events>,
 }
 
-/// The token endpoint.
+/// How a [`TokenEndpoint`] is put together.
+pub struct TokenEndpointBuilder {
+    clients: Arc<ClientDirectory>,
+    issuer: TokenIssuer,
+    realm: String,
+    max_failures: u32,
+    window: Duration,
+    trusted_proxies: Vec<IpNet>,
+    body_limit: BodyLimit,
+    events: Arc<dyn Events>,
+}
+
+impl TokenEndpoint {
+    /// An endpoint for `clients` signing with `issuer`. Defaults: realm `api`, 10 failed
+    /// authentications per source per 60 s, no trusted proxies, 64 KiB bodies within
+    /// 10 s, the [`TracingAudit`] events.
+    pub fn builder(clients: Arc<ClientDirectory>, issuer: TokenIssuer) -> TokenEndpointBuilder {
+        TokenEndpointBuilder {
+            clients,
+            issuer,
+            realm: "api".into(),
+            max_failures: 10,
+            window: Duration::from_secs(60),
+            trusted_proxies: Vec::new(),
+            body_limit: BodyLimit::default(),
+            events: Arc::new(TracingAudit),
+        }
+    }
+
+    /// The clients.
+    pub fn clients(&self) -> &Arc<ClientDirectory> {
+        &self.clients
+    }
+
+    /// The throttle.
+    pub fn throttle(&self) -> &Arc<Throttle> {
+        &self.throttle
+    }
+
+    /// The signer.
+    pub fn issuer(&self) -> &TokenIssuer {
+        &self.issuer
+    }
+}
+
+impl TokenEndpointBuilder {
+    /// The realm of the `Basic` challenge of `invalid_client` answers: printable ASCII
+    /// without `"` or `\`.
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// At most `max_failures` failed client authentications per source in any sliding
+    /// `window`; past that, 429 with `Retry-After`.
+    pub fn throttle(mut self, max_failures: u32, window: Duration) -> Self {
+        self.max_failures = max_failures;
+        self.window = window;
+        self
+    }
+
+    /// Peers whose `X-Forwarded-For` is believed (addresses or CIDR blocks): the source
+    /// of a request through them is the rightmost entry that is not one of them.
+    pub fn trusted_proxies(mut self, proxies: Vec<IpNet>) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+
+    /// The largest token request body read, and how long it may take to arrive.
+    pub fn body_limit(mut self, bytes: usize, timeout: Duration) -> Self {
+        self.body_limit = BodyLimit { bytes, timeout };
+        self
+    }
+
+    /// Where events go (metrics, audit log) instead of [`TracingAudit`].
+    pub fn events(mut self, events: Arc<dyn Events>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// The endpoint, ready to attach. Errors name the setting at fault.
+    pub fn build(self) -> Result<Arc<TokenEndpoint>, poem_bearer::SettingsError> {
+        use poem_bearer::SettingsError;
+        let realm_ok = !self.realm.is_empty()
+            && self
+                .realm
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+        let challenge = format!("Basic realm=\"{}\"", self.realm);
+        let basic_challenge = HeaderValue::from_str(&challenge)
+            .ok()
+            .filter(|_| realm_ok)
+            .ok_or_else(|| {
+                SettingsError::new(
+                    "realm",
+                    "must be printable ASCII without quotes or backslashes, and not empty",
+                )
+            })?;
+        if self.max_failures == 0 || self.window.is_zero() {
+            return Err(SettingsError::new(
+                "throttle",
+                "needs at least one failure in a window of at least a second",
+            ));
+        }
+        Ok(Arc::new(TokenEndpoint {
+            clients: self.clients,
+            issuer: self.issuer,
+            throttle: Arc::new(Throttle::new(self.max_failures, self.window)),
+            trusted_proxies: self.trusted_proxies,
+            body_limit: self.body_limit,
+            basic_challenge,
+            events: self.events,
+        }))
+    }
+}
+
+/// The client's address, resolved once; refuses the request with 429 while that address
+/// is throttled. Taken by the token endpoint before its body, so a blocked address is
+/// refused without its body being read.
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<'a> FromRequest<'a> for ClientAddress {
+    async fn from_request(request: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        let Some(endpoint) = request.data::<Arc<TokenEndpoint>>() else {
+            return Ok(ClientAddress(None));
+        };
+        let address = request
+            .remote_addr()
+            .as_socket_addr()
+            .map(|peer| source_address(peer.ip(), request.headers(), &endpoint.trusted_proxies));
+        if let Some(address) = address
+            && let Err(throttled) = endpoint.throttle.check(address)
+        {
+            endpoint.events.throttled(Some(address));
+            return Err(TokenError::too_many_requests(throttled.retry_after).into());
+        }
+        Ok(ClientAddress(address))
+    }
+}
+
+/// The token endpoint as a poem-openapi API: combine it with the API's own
+/// (`OpenApiService::new((MyApi, TokenApi), ..)`) and attach a [`TokenEndpoint`].
 pub struct TokenApi;
 
 #[OpenApi]
@@ -397,21 +533,23 @@ impl TokenApi {
         path = "/auth/token",
         method = "post",
         operation_id = "issueToken",
-        tag = "ApiTag::Auth"
+        tag = "OAuthTag::Auth"
     )]
     async fn issue_token(
         &self,
         request: &Request,
-        context: Data<&Arc<TokenContext>>,
+        endpoint: Data<&Arc<TokenEndpoint>>,
         address: ClientAddress,
         body: TokenRequestBody,
-    ) -> Result<TokenResponses, Error> {
-        let TokenContext {
+    ) -> Result<TokenResponses, TokenError> {
+        let TokenEndpoint {
             clients,
             issuer,
             throttle,
-            metrics,
-        } = context.as_ref();
+            events,
+            basic_challenge,
+            ..
+        } = endpoint.as_ref();
         if poem_bearer::has_several_authorizations(request) {
             return Err(invalid_request(
                 "The request carries more than one Authorization header",
@@ -429,36 +567,37 @@ impl TokenApi {
             None => return Err(invalid_request("The grant_type parameter is required")),
             Some(GRANT_CLIENT_CREDENTIALS) => {}
             Some(_) => {
-                return Err(Error::oauth(
+                return Err(TokenError::new(
                     OAuthCode::UnsupportedGrantType,
                     "Only the client_credentials grant is supported",
                 ));
             }
         }
 
-        let shown_source = address.0.map(|a| a.to_string()).unwrap_or_default();
-        let from_script = from_script(request);
-        let refuse = |client_id: &str, reason: &str| {
-            audit_refusal(client_id, reason, &shown_source);
-            metrics.authentication_failed(reason);
-            Error::invalid_client(from_script)
+        let source = address.0;
+        let challenge = (!from_script(request)).then(|| basic_challenge.clone());
+        let refuse = |client_id: &str, reason: &'static str| {
+            events.client_refused(&Refused {
+                client_id: &bounded_id(client_id),
+                reason,
+                source,
+            });
+            TokenError::invalid_client(challenge.clone())
         };
         let throttled = |throttled: Throttled| {
-            metrics.throttled();
-            Error::TooManyRequests {
-                retry_after: throttled.retry_after,
-            }
+            events.throttled(source);
+            TokenError::too_many_requests(throttled.retry_after)
         };
         // A request with no usable credentials checks no secret, but counts as a failure.
         let unusable =
-            |client_id: &str, reason: &str| match address.0.map(|a| throttle.settle(a, 1)) {
+            |client_id: &str, reason: &'static str| match source.map(|a| throttle.settle(a, 1)) {
                 Some(Err(t)) => throttled(t),
                 _ => refuse(client_id, reason),
             };
         let failed = |client_id: &str, error: AuthError| match error {
             AuthError::Refused(refusal) => refuse(client_id, refusal.as_str()),
             AuthError::Throttled(t) => throttled(t),
-            AuthError::Busy => Error::HashingBusy,
+            AuthError::Busy => TokenError::busy(),
         };
         let found = match basic {
             Some(credentials) => {
@@ -474,7 +613,7 @@ impl TokenApi {
                 }
                 candidates.push((raw.id.as_str(), raw.secret.as_str()));
                 let found = clients
-                    .authenticate(&candidates, address.0, throttle)
+                    .authenticate(&candidates, source, throttle)
                     .await
                     .map_err(|e| failed(&raw.id, e))?;
                 if params
@@ -490,7 +629,7 @@ impl TokenApi {
             }
             None => match (params.client_id.as_deref(), params.client_secret.as_deref()) {
                 (Some(id), Some(secret)) => clients
-                    .authenticate(&[(id, secret)], address.0, throttle)
+                    .authenticate(&[(id, secret)], source, throttle)
                     .await
                     .map_err(|e| failed(id, e))?,
                 (id, _) => return Err(unusable(id.unwrap_or("-"), "no_credentials")),
@@ -500,17 +639,13 @@ impl TokenApi {
 
         let scope = grant_scope(&client.scopes, params.scope.as_deref())?;
         let token = issuer.issue(&client.id, scope)?;
-        metrics.token_issued();
-        tracing::info!(
-            target: AUDIT,
-            event = "token_issued",
-            outcome = "issued",
-            client_id = client.id.as_str(),
-            scope = token.scope.as_str(),
-            jti = token.jti.as_str(),
-            secret = secret_used,
-            source = shown_source.as_str(),
-        );
+        events.token_issued(&Issued {
+            client_id: &client.id,
+            scope: &token.scope,
+            jti: &token.jti,
+            secret: secret_used,
+            source,
+        });
         Ok(TokenResponses::Ok(
             Json(TokenResponse {
                 access_token: token.access_token,
@@ -522,6 +657,18 @@ impl TokenApi {
             "no-cache".to_owned(),
         ))
     }
+}
+
+/// The operation's `TokenResponses` documents every error status, so `TokenError` itself
+/// adds nothing to the spec.
+impl ApiResponse for TokenError {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: Vec::new(),
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
 }
 
 #[cfg(test)]
@@ -558,15 +705,6 @@ mod tests {
     }
 
     #[test]
-    fn audit_lines_hold_at_most_128_characters_of_a_client_id() {
-        assert_eq!(bounded_id("svc"), "svc");
-        let long = "é".repeat(5000);
-        let shown = bounded_id(&long);
-        assert_eq!(shown.chars().count(), AUDIT_ID_CHARS + 1);
-        assert!(shown.ends_with('…'));
-    }
-
-    #[test]
     fn json_parameters_must_be_strings() {
         assert!(TokenParams::from_json(br#"{"grant_type":1}"#).is_err());
         assert!(TokenParams::from_json(br#"[]"#).is_err());
@@ -597,9 +735,9 @@ mod tests {
         ) {
             let _ = TokenParams::from_form(&body);
             let _ = TokenParams::from_json(&body);
-            let registry = crate::auth::ClientRegistry::new(&[crate::config::ClientConfig {
+            let registry = crate::ClientRegistry::new(&[crate::ClientSettings {
                 client_id: "svc".into(),
-                secrets: vec![crate::config::ClientSecret::Plain("right-secret".to_owned().into())],
+                secrets: vec![crate::ClientSecret::Plain("right-secret".to_owned().into())],
                 scopes: vec!["api:write".to_owned()],
                 enabled: true,
             }]);

@@ -1,4 +1,5 @@
-//! Checking a client's secret: plaintext, Argon2id remembered, Argon2id in full.
+//! The token endpoint's work without HTTP: checking a client's secret (plaintext,
+//! Argon2id remembered, Argon2id in full), the whole grant pipeline, and signing.
 //!
 //! cargo bench -p poem-client-credentials
 
@@ -9,7 +10,13 @@ use argon2::{
     password_hash::{SaltString, rand_core::OsRng},
 };
 use criterion::{Criterion, criterion_group, criterion_main};
-use poem_client_credentials::{ClientRegistry, ClientSecret, ClientSettings, throttle::Throttle};
+use poem_bearer::keys::{KeyConfig, KeyMaterial, KeySet};
+use poem_client_credentials::{
+    ClientRegistry, ClientSecret, ClientSettings, TokenIssuer,
+    endpoint::{TokenParams, TokenResponse, grant_scope},
+    throttle::Throttle,
+};
+use poem_openapi::types::ToJSON;
 use secrecy::SecretString;
 
 const SECRET: &str = "Zl7yq0c1w3fQ9u2mS8kV4pXrT6bN5hJdE1aG0oLzYiU";
@@ -80,5 +87,52 @@ fn client_check(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, client_check);
+fn tokens(c: &mut Criterion) {
+    let keys = KeySet::new(
+        &KeyConfig {
+            key_id: None,
+            material: KeyMaterial::Hmac("1LnBfWcu7gTDmqT41QCW4ANu1xsHMcseingKWruVveM=".into()),
+        },
+        &[],
+    )
+    .unwrap();
+    let issuer = TokenIssuer::new(Arc::new(keys), "bench-issuer", "bench-audience", 3600);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let registry = registry();
+    let throttle = throttle();
+    let form =
+        format!("grant_type=client_credentials&client_id=plain&client_secret={SECRET}&scope=");
+    let mut group = c.benchmark_group("token");
+    // The token endpoint's own work, without HTTP: parse the form, check the client,
+    // grant the scope, sign, serialise the response.
+    group.bench_function("grant_pipeline", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let params = TokenParams::from_form(form.as_bytes()).unwrap();
+            let id = params.client_id.as_deref().unwrap();
+            let secret = params.client_secret.as_deref().unwrap();
+            let client = registry
+                .authenticate(&[(id, secret)], SOURCE, &throttle)
+                .await
+                .unwrap()
+                .client;
+            let scope = grant_scope(&client.scopes, params.scope.as_deref()).unwrap();
+            let token = issuer.issue(&client.id, scope).unwrap();
+            black_box(
+                TokenResponse {
+                    access_token: token.access_token,
+                    token_type: "Bearer".into(),
+                    expires_in: token.expires_in,
+                    scope: token.scope,
+                }
+                .to_json_string(),
+            )
+        })
+    });
+    group.bench_function("issue", |b| {
+        b.iter(|| black_box(issuer.issue("client", "write".into()).unwrap()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, client_check, tokens);
 criterion_main!(benches);

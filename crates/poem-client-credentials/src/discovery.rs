@@ -1,0 +1,53 @@
+//! Authorization server metadata (RFC 8414), so a generic OAuth 2.0 client can find the
+//! token endpoint, and what it accepts, from the issuer alone. Serve it at
+//! `/.well-known/oauth-authorization-server` (and the JWKS, when the keys are public, at
+//! [`JWKS_PATH`]).
+
+use poem_openapi::Object;
+
+use crate::endpoint::{GRANT_CLIENT_CREDENTIALS, TOKEN_PATH};
+
+/// Where RFC 8414 metadata is served.
+pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// Where the public keys are served, when there are any.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// Authorization server metadata (RFC 8414 §2).
+#[derive(Debug, Clone, Object)]
+pub struct ServerMetadata {
+    /// The issuer identifier: the tokens' `iss`.
+    pub issuer: String,
+    /// Where clients get tokens.
+    pub token_endpoint: String,
+    /// Always `["client_credentials"]`.
+    pub grant_types_supported: Vec<String>,
+    /// `client_secret_basic` and `client_secret_post`.
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Every scope a client may be granted.
+    pub scopes_supported: Vec<String>,
+    /// Empty: there is no authorization endpoint.
+    pub response_types_supported: Vec<String>,
+    /// Where the public keys are, when tokens are signed with EdDSA or ES256 (never with
+    /// HS256: nothing secret is published).
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks_uri: Option<String>,
+}
+
+impl ServerMetadata {
+    /// The metadata of `issuer`, whose clients reach it at `public_url`, granting
+    /// `scopes`; `jwks` says whether the keys are published at [`JWKS_PATH`].
+    pub fn new(issuer: &str, public_url: &str, scopes: &[&str], jwks: bool) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            token_endpoint: format!("{public_url}{TOKEN_PATH}"),
+            grant_types_supported: vec![GRANT_CLIENT_CREDENTIALS.to_owned()],
+            token_endpoint_auth_methods_supported: vec![
+                "client_secret_basic".to_owned(),
+                "client_secret_post".to_owned(),
+            ],
+            scopes_supported: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            response_types_supported: Vec::new(),
+            jwks_uri: jwks.then(|| format!("{public_url}{JWKS_PATH}")),
+        }
+    }
+}
