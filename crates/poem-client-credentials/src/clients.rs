@@ -27,10 +27,7 @@ use std::{
 
 use argon2::{
     Argon2, PasswordVerifier,
-    password_hash::{
-        PasswordHashString,
-        rand_core::{OsRng, RngCore},
-    },
+    password_hash::rand_core::{OsRng, RngCore},
 };
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
@@ -55,6 +52,10 @@ pub struct ClientSettings {
     /// `false`: no new tokens, and its live tokens are refused.
     pub enabled: bool,
 }
+
+/// An Argon2 hash in PHC string format (`$argon2id$v=19$m=...`), as the argon2 crate
+/// parses it.
+pub use argon2::password_hash::PasswordHashString;
 
 /// How a client's secret is kept.
 #[derive(Debug, Clone)]

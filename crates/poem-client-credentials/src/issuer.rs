@@ -1,5 +1,5 @@
 //! Signing access tokens: RFC 9068 JWTs, signed by the current key of a
-//! [`KeySet`](poem_bearer::keys::KeySet), in the format `poem_bearer` validates.
+//! [`KeySet`], in the format `poem_bearer` validates.
 
 use std::sync::Arc;
 

@@ -147,3 +147,33 @@ fn finish(
         kid,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_load_as_key_sets_and_publish_only_public_parts() {
+        for algorithm in [Algorithm::EdDSA, Algorithm::ES256] {
+            let generated = generate(algorithm).unwrap();
+            let set = KeySet::new(
+                &KeyConfig {
+                    key_id: None,
+                    material: KeyMaterial::PrivatePem(
+                        algorithm,
+                        SecretString::from(generated.secret_or_private_pem),
+                    ),
+                },
+                &[],
+            )
+            .unwrap();
+            assert_eq!(set.current.kid, generated.kid);
+            let jwks = serde_json::to_value(set.jwks().unwrap()).unwrap();
+            assert!(jwks["keys"][0].get("d").is_none(), "{jwks}");
+        }
+        let hmac = generate_with(Algorithm::HS256, |_| "fixed".into()).unwrap();
+        assert_eq!(hmac.kid, "fixed");
+        assert!(hmac.public_pem.is_none());
+        assert!(generate(Algorithm::RS256).is_err());
+    }
+}

@@ -35,3 +35,8 @@ pub use endpoint::{TOKEN_PATH, TokenApi, TokenEndpoint, TokenEndpointBuilder};
 pub use error::TokenError;
 pub use events::{Events, TracingAudit};
 pub use issuer::TokenIssuer;
+
+/// The README's examples, compiled and run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
