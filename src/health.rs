@@ -6,8 +6,8 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use crate::{
     error::{Error, ProblemJson},
-    openapi::ApiTag,
     players::PlayerStore,
+    tags::ApiTag,
 };
 
 #[derive(ApiResponse)]

@@ -6,6 +6,8 @@
 //! | [`cors`] | CORS for pages on other origins (`cors.allowed_origins`) |
 //! | [`auth`] | the token endpoint, the token format, Bearer protection |
 //! | [`players`] | the players resource: model, store, routes |
+//! | [`scopes`] | the API's scopes and which write each allows |
+//! | [`tags`] | the spec's operation tags |
 //! | [`health`] | liveness |
 //! | [`error`] | the one error type and its responses |
 //! | [`openapi`] | the generated spec, Swagger UI, `Allow` |
@@ -20,7 +22,9 @@ pub mod health;
 pub mod openapi;
 pub mod players;
 pub mod request;
+pub mod scopes;
 pub mod startup;
+pub mod tags;
 pub mod telemetry;
 
 pub use config::Config;

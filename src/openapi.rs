@@ -8,7 +8,7 @@
 
 use poem_bearer::{BearerError, Refusal, Rejection};
 use poem_client_credentials::TokenError;
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::OpenApiService;
 use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::Value;
 
@@ -23,15 +23,7 @@ use crate::{
     players::{PlayersApi, api::NO_SUCH_PLAYER, store::SQUAD_NUMBER_TAKEN},
 };
 
-#[derive(Tags)]
-pub enum ApiTag {
-    /// The squad: anyone may read, authorised clients may write.
-    Players,
-    /// Access tokens for machine clients (OAuth 2.0 client credentials).
-    Auth,
-    /// Service status.
-    Health,
-}
+pub use crate::tags::ApiTag;
 
 pub type Apis = (PlayersApi, TokenApi, DiscoveryApi, HealthApi);
 

@@ -11,7 +11,7 @@ use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 use super::scopes::Scope;
 use crate::{
     error::{Error, ProblemJson},
-    openapi::ApiTag,
+    tags::ApiTag,
 };
 
 /// The detail of the JWKS 404 when tokens are signed with a shared secret.

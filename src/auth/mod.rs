@@ -4,9 +4,9 @@
 //! | module | holds |
 //! |---|---|
 //! | [`clients`], [`endpoint`], [`hashing`], [`throttle`] | `poem_client_credentials`' clients, token endpoint, Argon2 threads and brute-force throttle |
-//! | [`scopes`] | the known scopes and which write each allows (RFC 6749 §3.3) |
+//! | [`scopes`] | (`crate::scopes`) the known scopes and which write each allows |
 //! | [`discovery`] | `GET /.well-known/oauth-authorization-server` (RFC 8414) and the JWKS |
-//! | [`keys`] | key algorithms, key ids and the key generator (the key set is `poem_bearer::keys`) |
+//! | [`keys`] | (`crate::config::keys`) key algorithm names, key ids, the key generator |
 //! | [`token`] | the access-token format (RFC 9068) and this API's issuer |
 //! | [`bearer`] | the validator (`poem_bearer`) and the realm of its challenges (RFC 6750) |
 //! | [`enrol`] | `create-client`'s configuration entry |
@@ -17,9 +17,9 @@
 pub mod bearer;
 pub mod discovery;
 pub mod enrol;
-pub mod keys;
-pub mod scopes;
 pub mod token;
+
+pub use crate::{config::keys, scopes};
 
 pub use poem_client_credentials::{clients, endpoint, hashing, throttle};
 

@@ -21,8 +21,8 @@ use crate::{
         scopes::{CreatePlayers, DeletePlayers, Scope, UpdatePlayers},
     },
     error::{Error, ProblemJson},
-    openapi::ApiTag,
     request::{self, BodyError},
+    tags::ApiTag,
 };
 
 /// A player request body: `application/json`, at most `limits.body_bytes`, parsed field by field so a

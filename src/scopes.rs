@@ -45,7 +45,7 @@ pub struct PlayersSchemes;
 
 impl Schemes for PlayersSchemes {
     type Scope = Scope;
-    const TOKEN_URL: Option<&'static str> = Some(super::bearer::TOKEN_URL);
+    const TOKEN_URL: Option<&'static str> = Some(poem_client_credentials::TOKEN_PATH);
     const BEARER_DESCRIPTION: &'static str =
         "An access token from `POST /auth/token`, sent as `Authorization: Bearer <token>`.";
 }
