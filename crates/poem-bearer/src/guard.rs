@@ -152,30 +152,29 @@ impl<'a, R: Requirement> ApiExtractor<'a> for Bearer<R> {
             );
             return Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR));
         };
-        let challenges = validator.challenges();
         if has_several_authorizations(request) {
-            return Err(challenges.error(Refusal::Ambiguous).into());
+            return Err(validator.refuse(Refusal::Ambiguous).into());
         }
         let value = request
             .headers()
             .get(header::AUTHORIZATION)
-            .ok_or_else(|| challenges.error(Refusal::Missing))?;
+            .ok_or_else(|| validator.refuse(Refusal::Missing))?;
         // Not UTF-8 cannot be a b64token either: decoded lossily, it is refused below.
         let value = String::from_utf8_lossy(value.as_bytes());
-        let token = parse_bearer(&value).ok_or_else(|| challenges.error(Refusal::NotBearer))?;
+        let token = parse_bearer(&value).ok_or_else(|| validator.refuse(Refusal::NotBearer))?;
         if !is_b64token(token) {
-            return Err(challenges
-                .error(Refusal::InvalidToken(Rejection::Malformed))
+            return Err(validator
+                .refuse(Refusal::InvalidToken(Rejection::Malformed))
                 .into());
         }
         let claims = validator
             .validate(token)
             .await
-            .map_err(|reason| challenges.error(Refusal::InvalidToken(reason)))?;
+            .map_err(|reason| validator.refuse(Refusal::InvalidToken(reason)))?;
         let names = R::scope_names();
         if !names.iter().any(|name| claims.has_scope(name)) {
-            return Err(challenges
-                .error(Refusal::InsufficientScope(challenge_scopes::<R>()))
+            return Err(validator
+                .refuse(Refusal::InsufficientScope(challenge_scopes::<R>()))
                 .into());
         }
         Ok(Bearer {

@@ -59,7 +59,9 @@ pub use guard::{
 pub use remote::TrustedIssuer;
 pub use settings::SettingsError;
 pub use token::TOKEN_TYPE;
-pub use validator::{Claims, ClientCheck, LEEWAY_SECONDS, Validator, ValidatorBuilder};
+pub use validator::{
+    Claims, ClientCheck, LEEWAY_SECONDS, RefusalHook, Validator, ValidatorBuilder,
+};
 
 /// The limits and intervals of trusted issuers' key fetching.
 pub mod fetching {

@@ -58,6 +58,10 @@ impl Claims {
 /// at once, not when they expire).
 pub type ClientCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
+/// Called for every request a guard refuses, with why: the app's metrics or audit log.
+/// A [`Refusal`](crate::Refusal) is one of a fixed set, safe as a metric label.
+pub type RefusalHook = Arc<dyn Fn(crate::Refusal) + Send + Sync>;
+
 /// Verifies access tokens: the API's own (local keys), and those of trusted issuers.
 ///
 /// Built once, with [`Validator::builder`], and shared: attach it to the routes with
@@ -67,6 +71,7 @@ pub struct Validator {
     trusted: Vec<Arc<Remote>>,
     challenges: Challenges,
     client_check: Option<ClientCheck>,
+    on_refusal: Option<RefusalHook>,
 }
 
 struct Local {
@@ -83,6 +88,7 @@ pub struct ValidatorBuilder {
     local: Option<(String, String, Arc<KeySet>)>,
     trusted: Vec<TrustedIssuer>,
     client_check: Option<ClientCheck>,
+    on_refusal: Option<RefusalHook>,
 }
 
 impl Validator {
@@ -93,7 +99,16 @@ impl Validator {
             local: None,
             trusted: Vec::new(),
             client_check: None,
+            on_refusal: None,
         }
+    }
+
+    /// The error a guard answers `refusal` with, after telling the refusal hook.
+    pub fn refuse(&self, refusal: crate::Refusal) -> crate::BearerError {
+        if let Some(hook) = &self.on_refusal {
+            hook(refusal);
+        }
+        self.challenges.error(refusal)
     }
 
     /// The challenges of this validator's realm.
@@ -252,6 +267,12 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Calls `hook` for every refused request (see [`RefusalHook`]).
+    pub fn on_refusal(mut self, hook: impl Fn(crate::Refusal) + Send + Sync + 'static) -> Self {
+        self.on_refusal = Some(Arc::new(hook));
+        self
+    }
+
     /// Checks the settings, fetches every trusted issuer's keys (at once, each bounded by
     /// its 5 s timeout; an issuer that cannot be reached is logged and retried, and does
     /// not stop the build), and starts refreshing them in the background for as long as
@@ -308,6 +329,7 @@ impl ValidatorBuilder {
             trusted,
             challenges,
             client_check: self.client_check,
+            on_refusal: self.on_refusal,
         }))
     }
 }

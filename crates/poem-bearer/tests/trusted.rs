@@ -169,6 +169,91 @@ async fn an_unknown_kid_triggers_one_refresh_per_ten_seconds() {
 }
 
 #[tokio::test]
+async fn the_refusal_hook_hears_every_refusal_of_a_guard() {
+    use poem::{EndpointExt, test::TestClient};
+    use poem_bearer::{Bearer, Refusal, Requirement, Schemes};
+    use poem_openapi::{OAuthScopes, OpenApi, OpenApiService, payload::PlainText};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Copy, OAuthScopes)]
+    enum Scope {
+        #[oai(rename = "w")]
+        W,
+    }
+    struct S;
+    impl Schemes for S {
+        type Scope = Scope;
+        const TOKEN_URL: Option<&'static str> = None;
+    }
+    struct NeedsW;
+    impl Requirement for NeedsW {
+        type Schemes = S;
+        const ANY_OF: &'static [Scope] = &[Scope::W];
+    }
+    struct Api;
+    #[OpenApi]
+    impl Api {
+        #[oai(path = "/w", method = "post")]
+        async fn write(
+            &self,
+            #[oai(scope = "Scope::W")] _auth: Bearer<NeedsW>,
+        ) -> PlainText<&'static str> {
+            PlainText("ok")
+        }
+    }
+
+    let a = key("a");
+    let issuer = Issuer::start(ISSUER, vec![a.jwk.clone()]).await;
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let validator = Validator::builder("api")
+        .trust(by_discovery(&issuer))
+        .on_refusal({
+            let heard = heard.clone();
+            move |refusal| heard.lock().unwrap().push(refusal)
+        })
+        .build()
+        .await
+        .unwrap();
+    let client = TestClient::new(
+        poem::Route::new()
+            .nest("/", OpenApiService::new(Api, "t", "1"))
+            .data(validator),
+    );
+    let bearer = |token: String| format!("Bearer {token}");
+    client
+        .post("/w")
+        .send()
+        .await
+        .assert_status(poem::http::StatusCode::UNAUTHORIZED);
+    client
+        .post("/w")
+        .header("authorization", bearer(token(&a, ISSUER, "other", "w")))
+        .send()
+        .await
+        .assert_status(poem::http::StatusCode::UNAUTHORIZED);
+    client
+        .post("/w")
+        .header("authorization", bearer(token(&a, ISSUER, "api", "x")))
+        .send()
+        .await
+        .assert_status(poem::http::StatusCode::FORBIDDEN);
+    client
+        .post("/w")
+        .header("authorization", bearer(token(&a, ISSUER, "api", "w")))
+        .send()
+        .await
+        .assert_status_is_ok();
+    assert_eq!(
+        *heard.lock().unwrap(),
+        [
+            Refusal::Missing,
+            Refusal::InvalidToken(Rejection::WrongAudience),
+            Refusal::InsufficientScope("w"),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn settings_errors_name_the_field() {
     let err = Validator::builder("api")
         .trust(by_jwks("http://id.example.com/jwks".into()))
