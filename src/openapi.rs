@@ -114,6 +114,10 @@ fn finish(mut doc: Value) -> Value {
             "`invalid_request`: the body is larger than `limits.body_bytes` (64 KiB by default).",
         ),
         (
+            "/paths/~1auth~1token/post/description",
+            "The OAuth 2.0 client-credentials grant (RFC 6749 §4.4). Authenticate with HTTP\nBasic (`client_secret_basic`) or with `client_id` and `client_secret` in the body\n(`client_secret_post`), not both. The token is a JWT (RFC 9068) to send as\n`Authorization: Bearer <token>` on writes.",
+        ),
+        (
             "/components/schemas/ServerMetadata/properties/issuer/description",
             "The issuer identifier: the tokens' `iss` (`jwt.issuer`).",
         ),

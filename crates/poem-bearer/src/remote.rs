@@ -38,7 +38,8 @@ pub const REFRESH_BOUNDS: (Duration, Duration) =
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
 /// The least time between two refreshes triggered by unknown `kid`s.
 pub const MIN_TRIGGERED_REFRESH: Duration = Duration::from_secs(10);
-/// How long keys keep verifying after their last successful fetch.
+/// How long keys keep verifying once they were due for a refresh: an issuer unreachable
+/// for this long has its tokens refused.
 pub const MAX_KEY_AGE: Duration = Duration::from_secs(24 * 3600);
 /// The longest a fetch may take.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -89,12 +90,16 @@ pub(crate) struct Remote {
     cache: ArcSwapOption<Cached>,
     /// When the last refresh triggered by a request started.
     last_triggered: Mutex<Option<Instant>>,
+    /// Held by the refresh under way: refreshes run one at a time, so an older key set
+    /// never overwrites a newer one.
+    refreshing: tokio::sync::Mutex<()>,
     client: reqwest::Client,
 }
 
 struct Cached {
     keys: Vec<(Option<String>, VerifyingKey)>,
-    fetched_at: Instant,
+    /// When these keys stop verifying: [`MAX_KEY_AGE`] after they were due for refresh.
+    usable_until: Instant,
 }
 
 /// What a fetch brought: the usable keys and how long to keep them.
@@ -191,6 +196,8 @@ pub(crate) fn http_client() -> Result<reqwest::Client, SettingsError> {
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .redirect(reqwest::redirect::Policy::none())
+        // `HTTP_PROXY` and friends are not followed: a proxy could swap the keys.
+        .no_proxy()
         .timeout(FETCH_TIMEOUT)
         .build()
         .map_err(|e| SettingsError::new("", format!("HTTP client set-up failed: {e}")))
@@ -224,12 +231,13 @@ impl Remote {
             validations,
             cache: ArcSwapOption::empty(),
             last_triggered: Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
             client,
         })
     }
 
     /// Validates a token whose `iss` names this issuer.
-    pub(crate) async fn validate(&self, token: &str) -> Result<Claims, Rejection> {
+    pub(crate) async fn validate(self: &Arc<Self>, token: &str) -> Result<Claims, Rejection> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| validator::rejection(e.kind()))?;
         let typ_ok = header.typ.as_deref().is_some_and(|typ| {
@@ -261,6 +269,9 @@ impl Remote {
         let data = jsonwebtoken::decode::<RemoteClaims>(token, &key.key, validation)
             .map_err(|e| validator::rejection(e.kind()))?;
         let claims = data.claims;
+        if validator::issued_in_future(claims.iat) {
+            return Err(Rejection::NotYetValid);
+        }
         let client_id = if self.plain_jwt {
             claims.client_id.or(claims.azp)
         } else {
@@ -286,7 +297,10 @@ impl Remote {
 
     /// The cached key `kid` names, refreshing once if it is not there and a refresh may
     /// be triggered now.
-    async fn key_for(&self, kid: Option<&str>) -> Result<(Arc<Cached>, usize), Rejection> {
+    async fn key_for(
+        self: &Arc<Self>,
+        kid: Option<&str>,
+    ) -> Result<(Arc<Cached>, usize), Rejection> {
         match self.lookup(kid, Instant::now()) {
             Lookup::Found(cached, index) => return Ok((cached, index)),
             // Without a `kid`, a refresh cannot tell which key was meant either.
@@ -294,7 +308,10 @@ impl Remote {
             Lookup::Missing | Lookup::NoKeys => {}
         }
         if self.may_trigger(Instant::now()) {
-            self.refresh().await;
+            // Run apart from the request: a client that goes away does not cancel the
+            // refresh it triggered (its 10 s slot is spent either way).
+            let remote = self.clone();
+            let _ = tokio::spawn(async move { remote.refresh().await }).await;
         }
         match self.lookup(kid, Instant::now()) {
             Lookup::Found(cached, index) => Ok((cached, index)),
@@ -307,7 +324,7 @@ impl Remote {
         let Some(cached) = self.cache.load_full() else {
             return Lookup::NoKeys;
         };
-        if !usable(cached.fetched_at, now) {
+        if now > cached.usable_until {
             return Lookup::NoKeys;
         }
         let index = match kid {
@@ -340,7 +357,12 @@ impl Remote {
     /// Fetches the keys and caches them; returns when to refresh next. A failure keeps
     /// the cached keys and is logged.
     pub(crate) async fn refresh(&self) -> Duration {
-        match self.fetch().await {
+        let _one_at_a_time = self.refreshing.lock().await;
+        // One deadline for the whole refresh: with a discovery document, two fetches.
+        let fetched = tokio::time::timeout(FETCH_TIMEOUT, self.fetch())
+            .await
+            .unwrap_or_else(|_| Err("the fetch took longer than 5 s".to_owned()));
+        match fetched {
             Ok(fetched) => {
                 let next = next_refresh(fetched.max_age);
                 tracing::debug!(
@@ -355,7 +377,7 @@ impl Remote {
                 }
                 self.cache.store(Some(Arc::new(Cached {
                     keys: fetched.keys,
-                    fetched_at: Instant::now(),
+                    usable_until: usable_until(Instant::now(), next),
                 })));
                 next
             }
@@ -384,8 +406,7 @@ impl Remote {
                         "the discovery document names another issuer (RFC 8414 §3.3)".into(),
                     );
                 }
-                fetchable(&document.jwks_uri, "jwks_uri")
-                    .map_err(|e| format!("the discovery document's {e}"))?
+                jwks_url_from(url, &document.jwks_uri)?
             }
         };
         let (body, headers) = self.get(&jwks_url).await?;
@@ -446,6 +467,18 @@ enum Lookup {
     NoKeys,
 }
 
+/// The JWKS URL a discovery document at `discovery` names. A document fetched over https
+/// may not send us to plain http (a local port, say): only a loopback discovery URL may
+/// name a loopback JWKS.
+fn jwks_url_from(discovery: &Url, jwks_uri: &str) -> Result<Url, String> {
+    let url =
+        fetchable(jwks_uri, "jwks_uri").map_err(|e| format!("the discovery document's {e}"))?;
+    if discovery.scheme() == "https" && url.scheme() != "https" {
+        return Err("the discovery document's jwks_uri is not https".into());
+    }
+    Ok(url)
+}
+
 /// When to refresh after a successful fetch: as the JWKS's `max-age` says, bounded.
 fn next_refresh(max_age: Option<Duration>) -> Duration {
     max_age.map_or(DEFAULT_REFRESH, |age| {
@@ -453,9 +486,10 @@ fn next_refresh(max_age: Option<Duration>) -> Duration {
     })
 }
 
-/// Whether keys fetched at `fetched_at` may still verify at `now`.
-fn usable(fetched_at: Instant, now: Instant) -> bool {
-    now.saturating_duration_since(fetched_at) <= MAX_KEY_AGE
+/// When keys fetched at `fetched_at`, to be refreshed after `refresh`, stop verifying:
+/// [`MAX_KEY_AGE`] after the refresh that failed, however long `max-age` made it.
+fn usable_until(fetched_at: Instant, refresh: Duration) -> Instant {
+    fetched_at + refresh + MAX_KEY_AGE
 }
 
 /// A URL as logged: scheme, host, port and path, never a query.
@@ -559,14 +593,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_verify_for_24_hours_after_their_last_fetch() {
+    fn keys_verify_for_24_hours_after_the_refresh_that_failed() {
         let fetched = Instant::now();
-        assert!(usable(fetched, fetched));
-        assert!(usable(fetched, fetched + MAX_KEY_AGE));
-        assert!(!usable(
-            fetched,
-            fetched + MAX_KEY_AGE + Duration::from_secs(1)
-        ));
+        let day = Duration::from_secs(86400);
+        // Even with the longest max-age, an issuer down at refresh time gets a day.
+        assert_eq!(usable_until(fetched, day), fetched + day + MAX_KEY_AGE);
+        assert_eq!(
+            usable_until(fetched, DEFAULT_REFRESH),
+            fetched + DEFAULT_REFRESH + MAX_KEY_AGE
+        );
+    }
+
+    #[test]
+    fn an_https_discovery_document_names_only_an_https_jwks() {
+        let https = Url::parse("https://id.example.com/.well-known/openid-configuration").unwrap();
+        let local = Url::parse("http://127.0.0.1:8080/.well-known/openid-configuration").unwrap();
+        assert!(jwks_url_from(&https, "https://id.example.com/jwks").is_ok());
+        assert!(jwks_url_from(&https, "http://127.0.0.1:6379/jwks").is_err());
+        assert!(jwks_url_from(&https, "http://localhost/jwks").is_err());
+        assert!(jwks_url_from(&local, "http://127.0.0.1:8080/jwks").is_ok());
+        assert!(jwks_url_from(&local, "http://id.example.com/jwks").is_err());
     }
 
     #[test]

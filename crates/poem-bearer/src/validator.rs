@@ -129,7 +129,7 @@ impl Validator {
 
     /// The trusted issuer a token's `iss` names, if any. The API's own tokens, which
     /// start with its own header, are not looked into.
-    fn trusted_issuer_of(&self, token: &str) -> Option<&Remote> {
+    fn trusted_issuer_of(&self, token: &str) -> Option<&Arc<Remote>> {
         if self.trusted.is_empty() {
             return None;
         }
@@ -146,10 +146,7 @@ impl Validator {
             iss: String,
         }
         let issuer = serde_json::from_slice::<Issuer>(&payload).ok()?.iss;
-        self.trusted
-            .iter()
-            .find(|remote| remote.issuer == issuer)
-            .map(|remote| &**remote)
+        self.trusted.iter().find(|remote| remote.issuer == issuer)
     }
 
     fn validate_local(&self, local: &Local, token: &str) -> Result<Claims, Rejection> {
@@ -203,6 +200,11 @@ impl Validator {
             && data.header.kid.as_deref() != Some(expected)
         {
             return Err(Rejection::UnknownKey);
+        }
+        // jsonwebtoken checks `exp` and `nbf`, not `iat`: a token issued in the future
+        // (beyond the skew) is as suspect as one not valid yet.
+        if issued_in_future(Some(data.claims.iat)) {
+            return Err(Rejection::NotYetValid);
         }
         // jsonwebtoken checks neither `typ` nor `crit` (RFC 8725 §3.11, RFC 7515 §4.1.11).
         if !data.header.typ.as_deref().is_some_and(is_access_token_type) {
@@ -372,6 +374,11 @@ pub(crate) fn validation(algorithm: Algorithm, issuer: &str, audience: &str) -> 
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
     validation
+}
+
+/// Whether `iat` lies further in the future than the clock skew allows.
+pub(crate) fn issued_in_future(iat: Option<u64>) -> bool {
+    iat.is_some_and(|iat| iat > crate::token::now_seconds() + LEEWAY_SECONDS)
 }
 
 pub(crate) fn rejection(kind: &ErrorKind) -> Rejection {

@@ -4,7 +4,7 @@ mod common;
 
 use poem_bearer::{Rejection, TrustedIssuer, Validator};
 
-use common::{Issuer, key, token};
+use common::{Issuer, key, token, token_with};
 
 const ISSUER: &str = "https://id.example.com";
 
@@ -251,6 +251,54 @@ async fn the_refusal_hook_hears_every_refusal_of_a_guard() {
             Refusal::InsufficientScope("w"),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_token_issued_in_the_future_is_not_valid_yet() {
+    let a = key("a");
+    let issuer = Issuer::start(ISSUER, vec![a.jwk.clone()]).await;
+    let validator = validator(vec![by_discovery(&issuer)]).await;
+    let now = poem_bearer::token::now_seconds();
+    let claims = |iat: u64| {
+        serde_json::json!({
+            "iss": ISSUER, "sub": "svc", "aud": "api", "client_id": "svc", "scope": "x",
+            "iat": iat, "exp": now + 7200, "jti": "j",
+        })
+    };
+    assert_eq!(
+        validator
+            .validate(&token_with(&a, claims(now + 3600)))
+            .await,
+        Err(Rejection::NotYetValid)
+    );
+    // Within the 60 s of clock skew it is fine.
+    assert!(
+        validator
+            .validate(&token_with(&a, claims(now + 30)))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_finishes_even_when_the_request_that_triggered_it_goes_away() {
+    let (a, b) = (key("a"), key("b"));
+    let issuer = Issuer::start(ISSUER, vec![a.jwk.clone()]).await;
+    let validator = validator(vec![by_discovery(&issuer)]).await;
+    *issuer.state.keys.lock().unwrap() = vec![a.jwk.clone(), b.jwk.clone()];
+    *issuer.state.delay.lock().unwrap() = std::time::Duration::from_millis(500);
+    let rotated = token(&b, ISSUER, "api", "x");
+    // The client gives up long before the issuer answers.
+    let gave_up = tokio::time::timeout(
+        std::time::Duration::from_millis(50),
+        validator.validate(&rotated),
+    )
+    .await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // The refresh it triggered completed: the new key is known without another fetch.
+    assert!(validator.validate(&rotated).await.is_ok());
+    assert_eq!(issuer.fetches(), 2);
 }
 
 #[tokio::test]

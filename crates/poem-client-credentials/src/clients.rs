@@ -586,6 +586,66 @@ fn failure_floor(configs: &[ClientSettings], measured: &mut HashMap<String, Dura
     floor
 }
 
+/// A client that authenticated: what the token endpoint needs to grant it a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    /// Its id.
+    pub client_id: String,
+    /// The scopes it may be granted, in the order tokens list them.
+    pub scopes: Vec<String>,
+    /// Which of its secrets matched: 1 or 2 (for the audit log during a rotation).
+    pub secret: usize,
+}
+
+/// A boxed, sendable future: what [`ClientStore`] methods return, so the store can be a
+/// trait object.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Where the token endpoint finds its clients. [`ClientDirectory`] — the clients of a
+/// settings file, replaced whole on a reload — is the store this crate ships; an API that
+/// keeps clients elsewhere implements this trait.
+///
+/// An implementation must keep the promises the endpoint relies on: secrets compared in
+/// constant time, failures counted against `source` in `throttle` (and the answer
+/// withheld, [`AuthError::Throttled`], once its budget is spent), and a refusal no
+/// faster than the slowest failure, so timing does not tell clients apart.
+pub trait ClientStore: Send + Sync + 'static {
+    /// The client that one of the candidate (id, secret) pairs authenticates, or why none
+    /// does.
+    fn authenticate<'a>(
+        &'a self,
+        candidates: &'a [(&'a str, &'a str)],
+        source: Option<IpAddr>,
+        throttle: &'a Arc<Throttle>,
+    ) -> BoxFuture<'a, Result<Granted, AuthError>>;
+
+    /// Whether tokens of `client_id` may be used: it exists and is enabled.
+    fn is_enabled(&self, client_id: &str) -> bool;
+}
+
+impl ClientStore for ClientDirectory {
+    fn authenticate<'a>(
+        &'a self,
+        candidates: &'a [(&'a str, &'a str)],
+        source: Option<IpAddr>,
+        throttle: &'a Arc<Throttle>,
+    ) -> BoxFuture<'a, Result<Granted, AuthError>> {
+        Box::pin(async move {
+            let registry = self.current();
+            let found = registry.authenticate(candidates, source, throttle).await?;
+            Ok(Granted {
+                client_id: found.client.id.clone(),
+                scopes: found.client.scopes.clone(),
+                secret: found.secret,
+            })
+        })
+    }
+
+    fn is_enabled(&self, client_id: &str) -> bool {
+        ClientDirectory::is_enabled(self, client_id)
+    }
+}
+
 /// The current client registry, replaced whole when the configuration is reloaded
 /// (SIGHUP): requests in flight keep the registry they started with.
 pub struct ClientDirectory(arc_swap::ArcSwap<ClientRegistry>);

@@ -18,9 +18,8 @@ use poem_openapi::{
 };
 
 use crate::{
-    ClientDirectory,
     body::{self, BodyError, BodyLimit},
-    clients::AuthError,
+    clients::{AuthError, ClientStore},
     error::{OAuthCode, OAuthErrorBody, TokenError},
     events::{Events, Issued, Refused, TracingAudit, bounded_id},
     issuer::TokenIssuer,
@@ -368,7 +367,7 @@ pub fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<String
 /// and attached to the routes as data (`.data(endpoint)`): one value, so no piece (the
 /// throttle, say) can be forgotten.
 pub struct TokenEndpoint {
-    clients: Arc<ClientDirectory>,
+    clients: Arc<dyn ClientStore>,
     issuer: TokenIssuer,
     throttle: Arc<Throttle>,
     trusted_proxies: Vec<IpNet>,
@@ -379,7 +378,7 @@ pub struct TokenEndpoint {
 
 /// How a [`TokenEndpoint`] is put together.
 pub struct TokenEndpointBuilder {
-    clients: Arc<ClientDirectory>,
+    clients: Arc<dyn ClientStore>,
     issuer: TokenIssuer,
     realm: String,
     max_failures: u32,
@@ -393,7 +392,7 @@ impl TokenEndpoint {
     /// An endpoint for `clients` signing with `issuer`. Defaults: realm `api`, 10 failed
     /// authentications per source per 60 s, no trusted proxies, 64 KiB bodies within
     /// 10 s, the [`TracingAudit`] events.
-    pub fn builder(clients: Arc<ClientDirectory>, issuer: TokenIssuer) -> TokenEndpointBuilder {
+    pub fn builder(clients: Arc<dyn ClientStore>, issuer: TokenIssuer) -> TokenEndpointBuilder {
         TokenEndpointBuilder {
             clients,
             issuer,
@@ -407,7 +406,7 @@ impl TokenEndpoint {
     }
 
     /// The clients.
-    pub fn clients(&self) -> &Arc<ClientDirectory> {
+    pub fn clients(&self) -> &Arc<dyn ClientStore> {
         &self.clients
     }
 
@@ -528,7 +527,7 @@ impl TokenApi {
     /// The OAuth 2.0 client-credentials grant (RFC 6749 §4.4). Authenticate with HTTP
     /// Basic (`client_secret_basic`) or with `client_id` and `client_secret` in the body
     /// (`client_secret_post`), not both. The token is a JWT (RFC 9068) to send as
-    /// `Authorization: Bearer <token>` on writes.
+    /// `Authorization: Bearer <token>` to the protected operations.
     #[oai(
         path = "/auth/token",
         method = "post",
@@ -555,7 +554,6 @@ impl TokenApi {
                 "The request carries more than one Authorization header",
             ));
         }
-        let clients = clients.current();
         let params = body.0;
         let basic = basic_credentials(request);
         if basic.is_some() && params.client_secret.is_some() {
@@ -619,7 +617,7 @@ impl TokenApi {
                 if params
                     .client_id
                     .as_deref()
-                    .is_some_and(|body_id| body_id != found.client.id)
+                    .is_some_and(|body_id| body_id != found.client_id)
                 {
                     return Err(invalid_request(
                         "The client_id in the body differs from the authenticated client",
@@ -635,15 +633,13 @@ impl TokenApi {
                 (id, _) => return Err(unusable(id.unwrap_or("-"), "no_credentials")),
             },
         };
-        let (client, secret_used) = (found.client, found.secret);
-
-        let scope = grant_scope(&client.scopes, params.scope.as_deref())?;
-        let token = issuer.issue(&client.id, scope)?;
+        let scope = grant_scope(&found.scopes, params.scope.as_deref())?;
+        let token = issuer.issue(&found.client_id, scope)?;
         events.token_issued(&Issued {
-            client_id: &client.id,
+            client_id: &found.client_id,
             scope: &token.scope,
             jti: &token.jti,
-            secret: secret_used,
+            secret: found.secret,
             source,
         });
         Ok(TokenResponses::Ok(

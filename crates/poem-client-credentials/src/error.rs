@@ -53,8 +53,9 @@ impl OAuthCode {
 #[derive(Debug, Serialize, Object)]
 #[oai(rename = "OAuthError")]
 pub struct OAuthErrorBody {
-    /// The error code: `invalid_request`, `invalid_client`, `unsupported_grant_type` or
-    /// `invalid_scope`.
+    /// The error code: `invalid_request`, `invalid_client`, `unsupported_grant_type`,
+    /// `invalid_scope`, `too_many_requests` (429), `temporarily_unavailable` (503) or
+    /// `server_error` (500).
     pub error: String,
     /// A short, fixed explanation.
     pub error_description: String,

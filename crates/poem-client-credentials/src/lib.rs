@@ -30,7 +30,7 @@ pub mod issuer;
 pub mod keys;
 pub mod throttle;
 
-pub use clients::{ClientDirectory, ClientRegistry, ClientSecret, ClientSettings};
+pub use clients::{ClientDirectory, ClientRegistry, ClientSecret, ClientSettings, ClientStore};
 pub use endpoint::{TOKEN_PATH, TokenApi, TokenEndpoint, TokenEndpointBuilder};
 pub use error::TokenError;
 pub use events::{Events, TracingAudit};

@@ -47,6 +47,8 @@ pub struct State {
     pub jwks_headers: Mutex<Vec<(&'static str, String)>>,
     pub fetches: AtomicUsize,
     pub base: Mutex<String>,
+    /// How long the JWKS takes to answer.
+    pub delay: Mutex<std::time::Duration>,
 }
 
 pub struct Issuer {
@@ -67,7 +69,9 @@ fn discovery(Data(state): Data<&Arc<State>>) -> Response {
 }
 
 #[handler]
-fn jwks(Data(state): Data<&Arc<State>>) -> Response {
+async fn jwks(Data(state): Data<&Arc<State>>) -> Response {
+    let delay = *state.delay.lock().unwrap();
+    tokio::time::sleep(delay).await;
     state.fetches.fetch_add(1, Ordering::SeqCst);
     let mut response = Response::builder().content_type("application/json");
     for (name, value) in state.jwks_headers.lock().unwrap().iter() {
@@ -102,6 +106,7 @@ impl Issuer {
             jwks_headers: Mutex::new(Vec::new()),
             fetches: AtomicUsize::new(0),
             base: Mutex::new(String::new()),
+            delay: Mutex::new(std::time::Duration::ZERO),
         });
         let acceptor = TcpListener::bind("127.0.0.1:0")
             .into_acceptor()
@@ -132,10 +137,17 @@ impl Issuer {
 /// An RFC 9068 token of `issuer` for `audience`, signed by `key`.
 pub fn token(key: &Key, issuer: &str, audience: &str, scope: &str) -> String {
     let now = poem_bearer::token::now_seconds();
-    let claims = json!({
-        "iss": issuer, "sub": "svc", "aud": audience, "client_id": "svc", "scope": scope,
-        "iat": now, "exp": now + 300, "jti": format!("{now}"),
-    });
+    token_with(
+        key,
+        json!({
+            "iss": issuer, "sub": "svc", "aud": audience, "client_id": "svc", "scope": scope,
+            "iat": now, "exp": now + 300, "jti": format!("{now}"),
+        }),
+    )
+}
+
+/// A token with these claims, signed by `key` (typ at+jwt, its kid).
+pub fn token_with(key: &Key, claims: Value) -> String {
     let mut header = Header::new(Algorithm::EdDSA);
     header.typ = Some("at+jwt".into());
     header.kid = Some(key.kid.clone());
