@@ -63,6 +63,9 @@ pub enum StartupError {
     DatabaseDirectory { url: String, directory: PathBuf },
     #[error("cannot set up token validation: {0}")]
     Auth(String),
+    /// A guarded route misses route data it reads (a bug, not a configuration mistake).
+    #[error("POST {path} answers {status} without credentials: its route data is not attached")]
+    Attachments { path: &'static str, status: u16 },
     #[error("cannot apply the database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -138,7 +141,7 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         .await
         .map_err(|e| StartupError::Auth(e.to_string()))?;
     let clients = auth.clients.clone();
-    let app = routes(&config, auth, &public_url, store.clone(), metrics.clone());
+    let app = routes(&config, auth, &public_url, store.clone(), metrics.clone()).await?;
     Ok(Application {
         metrics,
         acceptor,
@@ -155,14 +158,15 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     })
 }
 
-/// The routes, with the auth state, the store and the error mapping attached.
-fn routes(
+/// The routes, with the auth state, the store and the error mapping attached, checked to
+/// find what they read in the route data.
+async fn routes(
     config: &Config,
     auth: Auth,
     public_url: &str,
     store: PlayerStore,
     metrics: Arc<Metrics>,
-) -> poem::endpoint::BoxEndpoint<'static> {
+) -> Result<poem::endpoint::BoxEndpoint<'static>, StartupError> {
     let body_limit = BodyLimit {
         bytes: config.limits.body_bytes,
         timeout: Duration::from_secs(config.limits.body_timeout_seconds),
@@ -252,6 +256,7 @@ fn routes(
         })
         .with(CatchPanic::new().with_handler(panic_response))
         .boxed();
+    check_attachments(&app).await?;
     // Without allowed origins there is no CORS layer at all. (The box below it costs an
     // allocation per request, but measured fewer instructions overall than the unboxed
     // stack: see BENCHMARKS.md, issue 13.)
@@ -273,10 +278,43 @@ fn routes(
         }
         None => app,
     };
-    app.around(move |endpoint, request| {
-        telemetry::observe(endpoint, request, routes.clone(), metrics.clone())
-    })
-    .boxed()
+    Ok(app
+        .around(move |endpoint, request| {
+            telemetry::observe(endpoint, request, routes.clone(), metrics.clone())
+        })
+        .boxed())
+}
+
+/// The writes' guards and the token operation read what they need from the route data
+/// (`poem_bearer`'s `Validator`, `poem_client_credentials`' `TokenEndpoint`); without it
+/// they would answer 500. One request to each, below the telemetry layer (nothing is
+/// logged or counted), turns a forgotten attachment into a start-up error: a write without
+/// a token must be refused 401, and an empty token request 400.
+async fn check_attachments(app: &poem::endpoint::BoxEndpoint<'static>) -> Result<(), StartupError> {
+    use poem::{
+        Endpoint, Request,
+        http::{Method, StatusCode, Uri},
+    };
+    for (path, expected) in [
+        ("/players", StatusCode::UNAUTHORIZED),
+        (TOKEN_URL, StatusCode::BAD_REQUEST),
+    ] {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(Uri::from_static(path))
+            .finish();
+        let status = match app.call(request).await {
+            Ok(response) => response.status(),
+            Err(err) => err.status(),
+        };
+        if status != expected {
+            return Err(StartupError::Attachments {
+                path,
+                status: status.as_u16(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A panic in a handler is answered 500 like any internal error (and logged by poem).
@@ -389,5 +427,23 @@ impl Application {
             .await;
         self.store.close().await;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The routes without the validator and the token endpoint attached: the start-up
+    /// check refuses them, instead of a 500 on the first write.
+    #[tokio::test]
+    async fn routes_missing_their_auth_data_do_not_start() {
+        let bare = Route::new().nest("/", openapi::service()).boxed();
+        match check_attachments(&bare).await {
+            Err(StartupError::Attachments { path, status }) => {
+                assert_eq!((path, status), ("/players", 500));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -7,7 +7,10 @@
 //! cache does not hold triggers a refresh, at most one per 10 s per issuer: the request
 //! that triggers it waits for it, any other is refused at once, so tokens with made-up
 //! `kid`s cannot make this server hammer the issuer. When the issuer is unreachable, the
-//! last keys fetched keep verifying for up to 24 hours.
+//! last keys fetched keep verifying for up to 24 hours (at least an hour past their
+//! refresh when `max-age` is that long). A JWKS fetched successfully replaces the cached
+//! one whole: a key the issuer no longer publishes stops verifying at once, even when no
+//! key is left.
 //!
 //! Fetches go only to `https` URLs (plain `http` only to a loopback address, for tests
 //! and sidecars), follow no redirects, and stop after 5 s or 256 KiB.
@@ -98,8 +101,10 @@ pub(crate) struct Remote {
 
 struct Cached {
     keys: Vec<(Option<String>, VerifyingKey)>,
-    /// When these keys stop verifying: [`MAX_KEY_AGE`] after they were due for refresh.
+    /// When these keys stop verifying (see [`usable_until`]).
     usable_until: Instant,
+    /// When they were to be refreshed, after their fetch.
+    refresh_after: Duration,
 }
 
 /// What a fetch brought: the usable keys and how long to keep them.
@@ -357,11 +362,30 @@ impl Remote {
     /// Fetches the keys and caches them; returns when to refresh next. A failure keeps
     /// the cached keys and is logged.
     pub(crate) async fn refresh(&self) -> Duration {
-        let _one_at_a_time = self.refreshing.lock().await;
-        // One deadline for the whole refresh: with a discovery document, two fetches.
-        let fetched = tokio::time::timeout(FETCH_TIMEOUT, self.fetch())
-            .await
-            .unwrap_or_else(|_| Err("the fetch took longer than 5 s".to_owned()));
+        let seen = self.cache.load_full();
+        // One deadline for the whole refresh, waiting for another one included: with a
+        // discovery document, two fetches.
+        let fetched = tokio::time::timeout(FETCH_TIMEOUT, async {
+            let one_at_a_time = self.refreshing.lock().await;
+            // Another refresh stored keys while this one waited: they are as fresh.
+            let current = self.cache.load_full();
+            if let Some(current) = &current
+                && !seen.as_ref().is_some_and(|seen| Arc::ptr_eq(seen, current))
+            {
+                return (Ok(None), one_at_a_time);
+            }
+            (self.fetch().await.map(Some), one_at_a_time)
+        })
+        .await;
+        let (fetched, _one_at_a_time) = match fetched {
+            Ok((result, guard)) => (result, Some(guard)),
+            Err(_) => (Err("the fetch took longer than 5 s".to_owned()), None),
+        };
+        let fetched = match fetched {
+            Ok(None) => return self.cached_refresh(),
+            Ok(Some(fetched)) => Ok(fetched),
+            Err(reason) => Err(reason),
+        };
         match fetched {
             Ok(fetched) => {
                 let next = next_refresh(fetched.max_age);
@@ -378,6 +402,7 @@ impl Remote {
                 self.cache.store(Some(Arc::new(Cached {
                     keys: fetched.keys,
                     usable_until: usable_until(Instant::now(), next),
+                    refresh_after: next,
                 })));
                 next
             }
@@ -392,6 +417,14 @@ impl Remote {
                 RETRY_AFTER_FAILURE
             }
         }
+    }
+
+    /// The refresh interval of the cached keys (the default without any).
+    fn cached_refresh(&self) -> Duration {
+        self.cache
+            .load()
+            .as_ref()
+            .map_or(DEFAULT_REFRESH, |cached| cached.refresh_after)
     }
 
     async fn fetch(&self) -> Result<Fetched, String> {
@@ -487,9 +520,10 @@ fn next_refresh(max_age: Option<Duration>) -> Duration {
 }
 
 /// When keys fetched at `fetched_at`, to be refreshed after `refresh`, stop verifying:
-/// [`MAX_KEY_AGE`] after the refresh that failed, however long `max-age` made it.
+/// [`MAX_KEY_AGE`] after their fetch, or an hour of failed retries after their refresh
+/// was due when `max-age` put it later than that.
 fn usable_until(fetched_at: Instant, refresh: Duration) -> Instant {
-    fetched_at + refresh + MAX_KEY_AGE
+    fetched_at + MAX_KEY_AGE.max(refresh + Duration::from_secs(3600))
 }
 
 /// A URL as logged: scheme, host, port and path, never a query.
@@ -593,15 +627,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_verify_for_24_hours_after_the_refresh_that_failed() {
+    fn keys_verify_for_24_hours_after_their_fetch_and_at_least_an_hour_past_due() {
         let fetched = Instant::now();
         let day = Duration::from_secs(86400);
-        // Even with the longest max-age, an issuer down at refresh time gets a day.
-        assert_eq!(usable_until(fetched, day), fetched + day + MAX_KEY_AGE);
-        assert_eq!(
-            usable_until(fetched, DEFAULT_REFRESH),
-            fetched + DEFAULT_REFRESH + MAX_KEY_AGE
-        );
+        let hour = Duration::from_secs(3600);
+        // Refreshed every 5 minutes: 24 h after the last good fetch.
+        assert_eq!(usable_until(fetched, DEFAULT_REFRESH), fetched + day);
+        // With the longest max-age, an issuer down at refresh time still gets an hour
+        // of retries rather than its tokens refused at once.
+        assert_eq!(usable_until(fetched, day), fetched + day + hour);
     }
 
     #[test]

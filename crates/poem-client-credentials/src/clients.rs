@@ -608,7 +608,10 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 /// An implementation must keep the promises the endpoint relies on: secrets compared in
 /// constant time, failures counted against `source` in `throttle` (and the answer
 /// withheld, [`AuthError::Throttled`], once its budget is spent), and a refusal no
-/// faster than the slowest failure, so timing does not tell clients apart.
+/// faster than the slowest failure, so timing does not tell clients apart. The endpoint
+/// refuses a source already over its budget before calling the store, but counting the
+/// failures is the store's part: a store that ignores `throttle` disables the brake.
+/// [`ClientRegistry::authenticate`] does all of it; a store can delegate to one.
 pub trait ClientStore: Send + Sync + 'static {
     /// The client that one of the candidate (id, secret) pairs authenticates, or why none
     /// does.
