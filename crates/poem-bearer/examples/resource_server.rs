@@ -31,12 +31,12 @@ impl Notes {
         PlainText(format!("created by {}", auth.client_id))
     }
 }
-
 pub async fn app(issuer: &str, audience: &str) -> Result<impl Endpoint + use<>, SettingsError> {
+    let base = issuer.trim_end_matches('/'); // Auth0's issuer ends with `/`
     let validator = Validator::builder("notes")
         .trust(TrustedIssuer {
             issuer: issuer.into(),
-            discovery_url: Some(format!("{issuer}/.well-known/openid-configuration")),
+            discovery_url: Some(format!("{base}/.well-known/openid-configuration")),
             audience: audience.into(),
             typ: Some("JWT".into()), // Keycloak and Auth0 send typ: JWT
             ..TrustedIssuer::default()

@@ -15,13 +15,17 @@ use std::collections::HashMap;
 use aws_lc_rs::hmac;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{
-    Algorithm, DecodingKey, EncodingKey,
+    DecodingKey, EncodingKey,
     jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash},
 };
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use crate::{Rejection, SettingsError};
+
+/// jsonwebtoken's algorithm names, which [`KeyMaterial`] takes: re-exported so a user
+/// need not depend on jsonwebtoken to configure keys.
+pub use jsonwebtoken::Algorithm;
 
 /// The smallest HMAC key accepted: RFC 7518 §3.2 requires a key at least as long as the
 /// hash output (256 bits for HS256).

@@ -61,3 +61,25 @@ async fn the_example_accepts_its_issuers_tokens_with_the_scope_it_needs() {
         }))
         .await;
 }
+
+/// Auth0's issuer identifier ends with `/`: the example's discovery URL must not double it.
+#[tokio::test]
+async fn an_issuer_with_a_trailing_slash_is_found_by_its_discovery_url() {
+    let signing = key("k1");
+    let issuer = Issuer::start("", vec![signing.jwk.clone()]).await;
+    let with_slash = format!("{}/", issuer.base);
+    *issuer.state.issuer.lock().unwrap() = with_slash.clone();
+    let client = TestClient::new(example::app(&with_slash, "notes").await.unwrap());
+    let response = client
+        .post("/notes")
+        .header(
+            "authorization",
+            format!(
+                "Bearer {}",
+                token(&signing, &with_slash, "notes", "notes:write")
+            ),
+        )
+        .send()
+        .await;
+    response.assert_status_is_ok();
+}

@@ -27,7 +27,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ipnet::IpNet;
 use moka::sync::Cache;
 use poem::http::{HeaderMap, header::HeaderName};
 
@@ -296,6 +295,10 @@ fn forwarded_address(entry: &str) -> Option<IpAddr> {
         })?;
     Some(ip.to_canonical())
 }
+
+/// An address or CIDR block, as [`crate::TokenEndpointBuilder::trusted_proxies`] takes
+/// them: re-exported so a user need not depend on ipnet.
+pub use ipnet::IpNet;
 
 /// The trusted proxies (addresses and CIDR blocks), as route data.
 #[derive(Debug, Clone, Default)]
