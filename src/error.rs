@@ -76,12 +76,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// The JSON body this error is answered with, exactly as sent: the OpenAPI document's
-    /// error examples are rendered by the same code that answers requests.
-    pub fn body_json(&self) -> Option<serde_json::Value> {
-        body_json(self.as_response())
-    }
-
     /// Logs an unexpected failure (never its request data) and hides it from the client.
     pub fn internal(context: &'static str, cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "{context}");
@@ -89,7 +83,9 @@ impl Error {
     }
 }
 
-/// The JSON body of a response built in memory (every error response is), read at once.
+/// The JSON body of a response built in memory (every error response is), read at once:
+/// the OpenAPI document's error examples are rendered by the same code that answers
+/// requests.
 pub fn body_json(response: Response) -> Option<serde_json::Value> {
     use std::{
         future::Future,

@@ -7,10 +7,8 @@
 //! and API (the README explains the trade-off), and offers EdDSA and ES256 for verifiers
 //! that must not be able to mint.
 
-pub use poem_bearer::token::{
-    AccessClaims, TOKEN_TYPE, now_seconds, own_header_segment, token_header,
-};
-pub use poem_client_credentials::issuer::{IssuedToken, TokenIssuer};
+pub use poem_bearer::token::{now_seconds, own_header_segment};
+pub use poem_client_credentials::issuer::TokenIssuer;
 
 use crate::config::JwtConfig;
 

@@ -2,9 +2,7 @@
 //! holds what this app adds: the algorithm names of its settings, its HS256 key-id label,
 //! and the key generator behind `generate-key`.
 
-pub use poem_bearer::keys::{
-    KeyConfig, KeyMaterial, KeySet, MIN_HMAC_KEY_BYTES, SigningKey, VerifyingKey, check_hmac_key,
-};
+pub use poem_bearer::keys::{KeyConfig, KeyMaterial, KeySet, check_hmac_key};
 
 use jsonwebtoken::Algorithm;
 #[cfg(test)]

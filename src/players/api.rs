@@ -9,6 +9,8 @@ use poem_openapi::{
     registry::{MetaMediaType, MetaRequest, Registry},
     types::Type,
 };
+// A trusted issuer chooses its own client ids: log lines hold them bounded and escaped.
+use poem_client_credentials::events::bounded_id;
 use uuid::Uuid;
 
 use super::{
@@ -329,7 +331,7 @@ impl PlayersApi {
         body: PlayerBody,
     ) -> Result<CreateResponse, Error> {
         let player = store.create(body.0).await?;
-        tracing::info!(client_id = ?shown(&auth.client_id), issuer = ?shown(&auth.issuer), squad_number = player.squad_number, "player created");
+        tracing::info!(client_id = ?bounded_id(&auth.client_id), issuer = ?bounded_id(&auth.issuer), squad_number = player.squad_number, "player created");
         let location = format!("/players/{}", player.id);
         Ok(CreateResponse::Created(Json(player), location))
     }
@@ -361,7 +363,7 @@ impl PlayersApi {
         if !store.replace(body.0).await? {
             return Err(Error::NotFound(NO_SUCH_PLAYER));
         }
-        tracing::info!(client_id = ?shown(&auth.client_id), issuer = ?shown(&auth.issuer), squad_number = squad_number.0, "player replaced");
+        tracing::info!(client_id = ?bounded_id(&auth.client_id), issuer = ?bounded_id(&auth.issuer), squad_number = squad_number.0, "player replaced");
         Ok(UpdateResponse::NoContent)
     }
 
@@ -385,16 +387,7 @@ impl PlayersApi {
         if !store.delete(squad_number.0).await? {
             return Err(Error::NotFound(NO_SUCH_PLAYER));
         }
-        tracing::info!(client_id = ?shown(&auth.client_id), issuer = ?shown(&auth.issuer), squad_number = squad_number.0, "player deleted");
+        tracing::info!(client_id = ?bounded_id(&auth.client_id), issuer = ?bounded_id(&auth.issuer), squad_number = squad_number.0, "player deleted");
         Ok(DeleteResponse::NoContent)
-    }
-}
-
-/// A token's client id or issuer as a log line holds it: a trusted issuer chooses its
-/// own, so at most 128 characters (logged with `?`, so escaped and quoted).
-fn shown(value: &str) -> &str {
-    match value.char_indices().nth(128) {
-        Some((cut, _)) => &value[..cut],
-        None => value,
     }
 }

@@ -226,15 +226,7 @@ impl Challenges {
     /// The challenges for `realm`, which must be printable ASCII without `"` or `\`
     /// (it is sent as a quoted string).
     pub fn new(realm: &str) -> Result<Self, String> {
-        if realm.is_empty()
-            || !realm
-                .bytes()
-                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-        {
-            return Err(
-                "must be printable ASCII without quotes or backslashes, and not empty".into(),
-            );
-        }
+        check_realm(realm)?;
         Ok(Challenges {
             realm: realm.into(),
             missing: render_challenge(realm, Refusal::Missing),
@@ -267,6 +259,19 @@ impl Challenges {
         };
         BearerError { refusal, challenge }
     }
+}
+
+/// Whether `realm` can be sent as a challenge's quoted-string `realm` (RFC 9110 §11.2)
+/// without escaping: printable ASCII without `"` or `\`, and not empty. Any scheme's
+/// challenge (`Bearer`, `Basic`) takes the same rule.
+pub fn check_realm(realm: &str) -> Result<(), String> {
+    let printable = realm
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+    if realm.is_empty() || !printable {
+        return Err("must be printable ASCII without quotes or backslashes, and not empty".into());
+    }
+    Ok(())
 }
 
 fn render_challenge(realm: &str, refusal: Refusal) -> HeaderValue {

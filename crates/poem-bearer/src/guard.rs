@@ -171,8 +171,7 @@ impl<'a, R: Requirement> ApiExtractor<'a> for Bearer<R> {
             .validate(token)
             .await
             .map_err(|reason| validator.refuse(Refusal::InvalidToken(reason)))?;
-        let names = R::scope_names();
-        if !names.iter().any(|name| claims.has_scope(name)) {
+        if !R::ANY_OF.iter().any(|scope| claims.has_scope(scope.name())) {
             return Err(validator
                 .refuse(Refusal::InsufficientScope(challenge_scopes::<R>()))
                 .into());

@@ -51,7 +51,7 @@ mod settings;
 pub mod token;
 mod validator;
 
-pub use error::{BearerError, Challenges, Refusal, Rejection};
+pub use error::{BearerError, Challenges, Refusal, Rejection, check_realm};
 pub use guard::{
     BEARER_SCHEME, Bearer, OAUTH2_SCHEME, Requirement, Schemes, has_several_authorizations,
     is_b64token, parse_bearer,

@@ -364,67 +364,52 @@ impl Remote {
     pub(crate) async fn refresh(&self) -> Duration {
         let seen = self.cache.load_full();
         // One deadline for the whole refresh, waiting for another one included: with a
-        // discovery document, two fetches.
-        let fetched = tokio::time::timeout(FETCH_TIMEOUT, async {
-            let one_at_a_time = self.refreshing.lock().await;
+        // discovery document, two fetches. The keys are stored under the lock, so
+        // refreshes end in the order they ran.
+        let refreshed = tokio::time::timeout(FETCH_TIMEOUT, async {
+            let _one_at_a_time = self.refreshing.lock().await;
             // Another refresh stored keys while this one waited: they are as fresh.
             let current = self.cache.load_full();
             if let Some(current) = &current
                 && !seen.as_ref().is_some_and(|seen| Arc::ptr_eq(seen, current))
             {
-                return (Ok(None), one_at_a_time);
+                return Ok(current.refresh_after);
             }
-            (self.fetch().await.map(Some), one_at_a_time)
+            self.fetch().await.map(|fetched| self.store(fetched))
         })
-        .await;
-        let (fetched, _one_at_a_time) = match fetched {
-            Ok((result, guard)) => (result, Some(guard)),
-            Err(_) => (Err("the fetch took longer than 5 s".to_owned()), None),
-        };
-        let fetched = match fetched {
-            Ok(None) => return self.cached_refresh(),
-            Ok(Some(fetched)) => Ok(fetched),
-            Err(reason) => Err(reason),
-        };
-        match fetched {
-            Ok(fetched) => {
-                let next = next_refresh(fetched.max_age);
-                tracing::debug!(
-                    issuer = %self.issuer,
-                    keys = fetched.keys.len(),
-                    skipped = fetched.skipped,
-                    next_refresh_seconds = next.as_secs(),
-                    "trusted issuer's keys fetched"
-                );
-                if fetched.keys.is_empty() {
-                    tracing::warn!(issuer = %self.issuer, skipped = fetched.skipped, "the trusted issuer's JWKS holds no key this server can use");
-                }
-                self.cache.store(Some(Arc::new(Cached {
-                    keys: fetched.keys,
-                    usable_until: usable_until(Instant::now(), next),
-                    refresh_after: next,
-                })));
-                next
-            }
-            Err(reason) => {
-                let held = self.cache.load().is_some();
-                tracing::warn!(
-                    issuer = %self.issuer,
-                    %reason,
-                    keeping_cached_keys = held,
-                    "fetching a trusted issuer's keys failed; its tokens are refused until a fetch succeeds unless keys are cached"
-                );
-                RETRY_AFTER_FAILURE
-            }
-        }
+        .await
+        .unwrap_or_else(|_| Err("the fetch took longer than 5 s".to_owned()));
+        refreshed.unwrap_or_else(|reason| {
+            let held = self.cache.load().is_some();
+            tracing::warn!(
+                issuer = %self.issuer,
+                %reason,
+                keeping_cached_keys = held,
+                "fetching a trusted issuer's keys failed; its tokens are refused until a fetch succeeds unless keys are cached"
+            );
+            RETRY_AFTER_FAILURE
+        })
     }
 
-    /// The refresh interval of the cached keys (the default without any).
-    fn cached_refresh(&self) -> Duration {
-        self.cache
-            .load()
-            .as_ref()
-            .map_or(DEFAULT_REFRESH, |cached| cached.refresh_after)
+    /// Caches freshly fetched keys; returns when to refresh them.
+    fn store(&self, fetched: Fetched) -> Duration {
+        let next = next_refresh(fetched.max_age);
+        tracing::debug!(
+            issuer = %self.issuer,
+            keys = fetched.keys.len(),
+            skipped = fetched.skipped,
+            next_refresh_seconds = next.as_secs(),
+            "trusted issuer's keys fetched"
+        );
+        if fetched.keys.is_empty() {
+            tracing::warn!(issuer = %self.issuer, skipped = fetched.skipped, "the trusted issuer's JWKS holds no key this server can use");
+        }
+        self.cache.store(Some(Arc::new(Cached {
+            keys: fetched.keys,
+            usable_until: usable_until(Instant::now(), next),
+            refresh_after: next,
+        })));
+        next
     }
 
     async fn fetch(&self) -> Result<Fetched, String> {

@@ -7,9 +7,18 @@ mod common;
 #[path = "../examples/resource_server.rs"]
 mod example;
 
-use poem::test::TestClient;
+use poem::test::{TestClient, TestResponse};
 
 use common::{Issuer, key, token};
+
+/// `POST /notes` with `token` as its Bearer credentials.
+async fn post_note(client: &TestClient<impl poem::Endpoint>, token: &str) -> TestResponse {
+    client
+        .post("/notes")
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+}
 
 #[tokio::test]
 async fn the_example_accepts_its_issuers_tokens_with_the_scope_it_needs() {
@@ -20,17 +29,11 @@ async fn the_example_accepts_its_issuers_tokens_with_the_scope_it_needs() {
     *issuer.state.issuer.lock().unwrap() = issuer.base.clone();
     let client = TestClient::new(example::app(&issuer.base, "notes").await.unwrap());
 
-    let response = client
-        .post("/notes")
-        .header(
-            "authorization",
-            format!(
-                "Bearer {}",
-                token(&signing, &issuer.base, "notes", "notes:write")
-            ),
-        )
-        .send()
-        .await;
+    let response = post_note(
+        &client,
+        &token(&signing, &issuer.base, "notes", "notes:write"),
+    )
+    .await;
     response.assert_status_is_ok();
     response.assert_text("created by svc").await;
 
@@ -38,17 +41,11 @@ async fn the_example_accepts_its_issuers_tokens_with_the_scope_it_needs() {
     response.assert_status(poem::http::StatusCode::UNAUTHORIZED);
     response.assert_header("www-authenticate", "Bearer realm=\"notes\"");
 
-    let response = client
-        .post("/notes")
-        .header(
-            "authorization",
-            format!(
-                "Bearer {}",
-                token(&signing, &issuer.base, "notes", "notes:read")
-            ),
-        )
-        .send()
-        .await;
+    let response = post_note(
+        &client,
+        &token(&signing, &issuer.base, "notes", "notes:read"),
+    )
+    .await;
     response.assert_status(poem::http::StatusCode::FORBIDDEN);
     response.assert_header(
         "www-authenticate",
@@ -70,16 +67,10 @@ async fn an_issuer_with_a_trailing_slash_is_found_by_its_discovery_url() {
     let with_slash = format!("{}/", issuer.base);
     *issuer.state.issuer.lock().unwrap() = with_slash.clone();
     let client = TestClient::new(example::app(&with_slash, "notes").await.unwrap());
-    let response = client
-        .post("/notes")
-        .header(
-            "authorization",
-            format!(
-                "Bearer {}",
-                token(&signing, &with_slash, "notes", "notes:write")
-            ),
-        )
-        .send()
-        .await;
+    let response = post_note(
+        &client,
+        &token(&signing, &with_slash, "notes", "notes:write"),
+    )
+    .await;
     response.assert_status_is_ok();
 }

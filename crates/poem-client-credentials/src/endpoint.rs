@@ -459,21 +459,10 @@ impl TokenEndpointBuilder {
     /// The endpoint, ready to attach. Errors name the setting at fault.
     pub fn build(self) -> Result<Arc<TokenEndpoint>, poem_bearer::SettingsError> {
         use poem_bearer::SettingsError;
-        let realm_ok = !self.realm.is_empty()
-            && self
-                .realm
-                .bytes()
-                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
-        let challenge = format!("Basic realm=\"{}\"", self.realm);
-        let basic_challenge = HeaderValue::from_str(&challenge)
-            .ok()
-            .filter(|_| realm_ok)
-            .ok_or_else(|| {
-                SettingsError::new(
-                    "realm",
-                    "must be printable ASCII without quotes or backslashes, and not empty",
-                )
-            })?;
+        let realm_error = |message: String| SettingsError::new("realm", message);
+        poem_bearer::check_realm(&self.realm).map_err(realm_error)?;
+        let basic_challenge = HeaderValue::from_str(&format!("Basic realm=\"{}\"", self.realm))
+            .map_err(|e| realm_error(e.to_string()))?;
         if self.max_failures == 0 || self.window.is_zero() {
             return Err(SettingsError::new(
                 "throttle",

@@ -111,9 +111,9 @@ fn shown(source: Option<IpAddr>) -> String {
     source.map(|a| a.to_string()).unwrap_or_default()
 }
 
-/// A client-supplied id as an event holds it: at most [`MAX_CLIENT_ID_CHARS`]
-/// characters, and `…` when cut.
-pub(crate) fn bounded_id(client_id: &str) -> std::borrow::Cow<'_, str> {
+/// A client-supplied id as an event (or any log line) holds it: at most
+/// [`MAX_CLIENT_ID_CHARS`] characters, and `…` when cut.
+pub fn bounded_id(client_id: &str) -> std::borrow::Cow<'_, str> {
     match client_id.char_indices().nth(MAX_CLIENT_ID_CHARS) {
         Some((cut, _)) => format!("{}…", &client_id[..cut]).into(),
         None => client_id.into(),

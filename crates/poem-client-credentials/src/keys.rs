@@ -110,25 +110,20 @@ fn finish(
     private_pem: String,
     public_pem: String,
 ) -> Result<GeneratedKey, String> {
-    let current = KeyConfig {
-        key_id: None,
-        material: KeyMaterial::PrivatePem(algorithm, SecretString::from(private_pem.clone())),
-    };
-    let kid = KeySet::new(&current, &[])
-        .map_err(|e| e.to_string())?
-        .current
-        .kid
-        .clone();
-    // The public PEM must be the same key: parsed as a previous key (under an id of its
-    // own), its JWK must equal the private key's.
+    // The public PEM must be the same key: parsed beside it as a previous key (under an
+    // id no RFC 7638 thumbprint can take), its JWK must equal the private key's.
     let with_public = KeySet::new(
-        &current,
+        &KeyConfig {
+            key_id: None,
+            material: KeyMaterial::PrivatePem(algorithm, SecretString::from(private_pem.clone())),
+        },
         &[KeyConfig {
-            key_id: Some(format!("{kid}-public")),
+            key_id: Some("generated public key".to_owned()),
             material: KeyMaterial::PublicPem(algorithm, public_pem.clone()),
         }],
     )
     .map_err(|e| e.to_string())?;
+    let kid = with_public.current.kid.clone();
     let published = with_public
         .jwks()
         .map(|set| {
