@@ -57,7 +57,9 @@ mod tests {
                  [[default.clients]]\nclient_id = \"c\"\nclient_secret = \"s\"\n"
             );
             let config = crate::Config::from_toml_str(&toml, "debug").unwrap();
-            let issued = crate::auth::token::issuer(&config.jwt)
+            let issued = config
+                .jwt
+                .token_issuer()
                 .issue("c", "api:write".to_owned())
                 .unwrap();
             assert_eq!(

@@ -32,7 +32,6 @@ use crate::config::Config;
 pub use bearer::{BearerAuth, Validator};
 pub use clients::{ClientDirectory, ClientRegistry};
 pub use endpoint::TokenApi;
-pub use token::TokenIssuer;
 
 /// Everything the auth paths need, built once from the configuration.
 #[derive(Clone)]
@@ -50,7 +49,7 @@ impl Auth {
         events: Arc<dyn Events>,
     ) -> Result<Self, poem_bearer::SettingsError> {
         let clients = Arc::new(ClientDirectory::new(ClientRegistry::new(&config.clients)));
-        let endpoint = TokenEndpoint::builder(clients.clone(), token::issuer(&config.jwt))
+        let endpoint = TokenEndpoint::builder(clients.clone(), config.jwt.token_issuer())
             .realm(bearer::REALM)
             .throttle(
                 config.throttle.max_failures,

@@ -8,16 +8,3 @@
 //! that must not be able to mint.
 
 pub use poem_bearer::token::{now_seconds, own_header_segment};
-pub use poem_client_credentials::issuer::TokenIssuer;
-
-use crate::config::JwtConfig;
-
-/// The issuer of this API's tokens, as configured.
-pub fn issuer(jwt: &JwtConfig) -> TokenIssuer {
-    TokenIssuer::new(
-        jwt.keys.clone(),
-        &jwt.issuer,
-        &jwt.audience,
-        jwt.expires_in_seconds,
-    )
-}

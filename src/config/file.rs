@@ -41,20 +41,14 @@ pub(super) fn check_unknown_keys(file: &toml::Table, path: &Path) -> Result<(), 
 /// drift from what is deserialised.
 pub(super) fn settings_schema() -> serde_json::Map<String, serde_json::Value> {
     let mut probe = RawConfig::probe();
-    probe.clients.push(RawClient {
+    probe.clients.push(ClientSettings {
         client_id: String::new(),
         client_secret: None,
         client_secret_hash: None,
-        scopes: Vec::new(),
+        scopes: Some(Vec::new()),
         enabled: true,
     });
-    probe.jwt.previous_keys.push(RawPreviousKey {
-        key_id: String::new(),
-        algorithm: None,
-        key: None,
-        public_key: None,
-        public_key_file: None,
-    });
+    probe.jwt.previous_keys.push(PreviousKeySettings::default());
     // Every optional member set, or it would be left out of the schema.
     probe.trusted_issuers.push(TrustedIssuer {
         issuer: String::new(),

@@ -2,29 +2,22 @@
 //! holds what this app adds: the algorithm names of its settings, its HS256 key-id label,
 //! and the key generator behind `generate-key`.
 
-pub use poem_bearer::keys::{KeyConfig, KeyMaterial, KeySet, check_hmac_key};
+pub use poem_bearer::keys::{
+    ALGORITHM_NAMES as SUPPORTED, KeyConfig, KeyMaterial, KeySet,
+    algorithm_named as parse_algorithm,
+};
 
 use jsonwebtoken::Algorithm;
 #[cfg(test)]
 use secrecy::SecretString;
 
-/// The algorithms a key may use.
-pub const SUPPORTED: &str = "HS256, EdDSA or ES256";
+/// The label this app's HS256 key ids are derived with, since its first release:
+/// deployed key ids, and the tokens carrying them, stay valid.
+pub const HMAC_KEY_ID_LABEL: &[u8] = b"players-api hs256 key id\0";
 
-pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
-    match name {
-        "HS256" => Some(Algorithm::HS256),
-        "EdDSA" => Some(Algorithm::EdDSA),
-        "ES256" => Some(Algorithm::ES256),
-        _ => None,
-    }
-}
-
-/// A key id derived from an HMAC key that says nothing about it. The label is this
-/// app's since its first release: deployed key ids, and the tokens carrying them, stay
-/// valid.
+/// A key id derived from an HMAC key that says nothing about it, under this app's label.
 pub fn hmac_key_id(secret: &[u8]) -> String {
-    poem_bearer::keys::hmac_key_id(b"players-api hs256 key id\0", secret)
+    poem_bearer::keys::hmac_key_id(HMAC_KEY_ID_LABEL, secret)
 }
 
 pub use poem_client_credentials::keys::{GeneratedKey, generate_with};

@@ -39,7 +39,7 @@ impl Config {
         profile: Profile,
     ) -> Result<Vec<ClientConfig>, ConfigError> {
         let (figment, origin) = Self::sources(file, profile)?;
-        let raw: Vec<RawClient> = figment
+        let raw: Vec<ClientSettings> = figment
             .extract_inner("clients")
             .map_err(describe_figment_error)?;
         if raw.is_empty() {

@@ -27,22 +27,20 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use argon2::password_hash::{PasswordHash, PasswordHashString};
 use figment::{
     Figment, Profile,
     providers::{Env, Format, Toml},
 };
 use ipnet::IpNet;
-use poem_bearer::TrustedIssuer;
+use poem_bearer::{SettingsError, TrustedIssuer, keys::PreviousKeySettings};
+use poem_client_credentials::{ClientSettings, IssuerSettings};
 use secrecy::{ExposeSecret, SecretString};
-
-use std::sync::Arc;
 
 use crate::{
     cors::{AllowedOrigins, OriginsError},
     scopes::Scope,
 };
-use keys::{KeyConfig, KeyMaterial, KeySet};
+use keys::KeyMaterial;
 use serde::{Deserialize, Serialize};
 
 mod file;
@@ -66,8 +64,6 @@ const ENV_PREFIX: &str = "APP_";
 /// The shortest plaintext client secret the release checks accept: RFC 6749 §10.10 asks
 /// for secrets of high entropy, and 32 random bytes is what `create-client` makes.
 pub const MIN_RELEASE_SECRET_BYTES: usize = 32;
-/// Tokens are meant to be short-lived; a day is the longest lifetime accepted.
-pub const MAX_TOKEN_LIFETIME_SECONDS: u64 = 86_400;
 /// The scope a client gets when its entry names none.
 pub const DEFAULT_SCOPE: &str = "api:write";
 
@@ -178,23 +174,12 @@ pub struct Config {
     pub trusted_issuers: Vec<TrustedIssuer>,
 }
 
-#[derive(Debug, Clone)]
-pub struct JwtConfig {
-    /// The key that signs. An HMAC key is the UTF-8 bytes of `jwt.key` exactly as written,
-    /// so tokens interoperate with the ASP.NET design that used the same setting.
-    pub current: KeyConfig,
-    /// `jwt.previous_keys`, as configured (the release checks look at them).
-    pub previous: Vec<KeyConfig>,
-    /// Every key that verifies (the current one and `jwt.previous_keys`), parsed.
-    pub keys: Arc<KeySet>,
-    pub issuer: String,
-    pub audience: String,
-    pub expires_in_seconds: u64,
-}
+/// The token issuer's settings, checked: keys parsed, `iss`, `aud`, lifetime.
+pub type JwtConfig = poem_client_credentials::IssuerConfig;
 
 /// A client as configured: `poem_client_credentials`' settings, its scopes checked
 /// against this API's.
-pub use poem_client_credentials::{ClientSecret, ClientSettings as ClientConfig};
+pub use poem_client_credentials::{ClientConfig, ClientSecret};
 
 /// Where the configuration came from, for the start-up log.
 #[derive(Debug, Clone)]

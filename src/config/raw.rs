@@ -17,9 +17,9 @@ pub struct RawConfig {
     #[serde(default)]
     pub public_url: Option<String>,
     #[serde(default)]
-    pub jwt: RawJwt,
+    pub jwt: IssuerSettings,
     #[serde(default)]
-    pub clients: Vec<RawClient>,
+    pub clients: Vec<ClientSettings>,
     #[serde(default, deserialize_with = "deserialize_networks")]
     pub trusted_proxies: Vec<IpNet>,
     #[serde(default)]
@@ -154,103 +154,6 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawJwt {
-    /// `HS256` (default), `EdDSA` or `ES256`.
-    #[serde(default)]
-    pub algorithm: Option<String>,
-    #[serde(default, serialize_with = "serialize_masked")]
-    pub key: Option<SecretString>,
-    #[serde(default)]
-    pub key_id: Option<String>,
-    #[serde(default, serialize_with = "serialize_masked")]
-    pub private_key: Option<SecretString>,
-    #[serde(default)]
-    pub private_key_file: Option<PathBuf>,
-    #[serde(default)]
-    pub previous_keys: Vec<RawPreviousKey>,
-    #[serde(default)]
-    pub issuer: Option<String>,
-    #[serde(default)]
-    pub audience: Option<String>,
-    #[serde(default = "default_expires_in")]
-    pub expires_in_seconds: u64,
-}
-
-/// A key that no longer signs but still verifies the tokens it signed.
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawPreviousKey {
-    #[serde(default)]
-    pub key_id: String,
-    #[serde(default)]
-    pub algorithm: Option<String>,
-    /// An HS256 secret.
-    #[serde(default, serialize_with = "serialize_masked")]
-    pub key: Option<SecretString>,
-    /// An EdDSA/ES256 public key, SPKI PEM text.
-    #[serde(default)]
-    pub public_key: Option<String>,
-    #[serde(default)]
-    pub public_key_file: Option<PathBuf>,
-}
-
-/// A value or a list of them (a client's secrets: two while one replaces the other).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrTwo<T> {
-    One(T),
-    Many(Vec<T>),
-}
-
-impl<T> OneOrTwo<T> {
-    pub(super) fn into_vec(self) -> Vec<T> {
-        match self {
-            OneOrTwo::One(v) => vec![v],
-            OneOrTwo::Many(v) => v,
-        }
-    }
-}
-
-impl<T> Serialize for OneOrTwo<T> {
-    /// Only ever shown masked.
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str("********")
-    }
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawClient {
-    #[serde(default)]
-    pub client_id: String,
-    /// One secret, or two during a rotation.
-    #[serde(default)]
-    pub client_secret: Option<OneOrTwo<SecretString>>,
-    #[serde(default)]
-    pub client_secret_hash: Option<OneOrTwo<String>>,
-    #[serde(default = "default_scopes")]
-    pub scopes: Vec<String>,
-    /// `false` refuses new tokens and the client's live tokens (reloaded on SIGHUP).
-    #[serde(default = "default_enabled")]
-    pub enabled: bool,
-}
-
-pub(super) fn default_enabled() -> bool {
-    true
-}
-
-pub(super) fn serialize_masked<S: serde::Serializer>(
-    value: &Option<SecretString>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(_) => serializer.serialize_str("********"),
-        None => serializer.serialize_none(),
-    }
-}
-
 /// `trusted_proxies`: each entry an address (`10.0.0.1`, a block of one) or a CIDR block
 /// (`10.0.0.0/8`). IPv4-mapped IPv6 forms (`::ffff:10.0.0.1`) are taken as the IPv4 they
 /// map, which is how peers are compared.
@@ -292,12 +195,6 @@ pub(super) fn default_port() -> u16 {
 pub(super) fn default_database_url() -> String {
     "sqlite://players.db".to_owned()
 }
-pub(super) fn default_expires_in() -> u64 {
-    3600
-}
-pub(super) fn default_scopes() -> Vec<String> {
-    vec![DEFAULT_SCOPE.to_owned()]
-}
 
 impl RawConfig {
     pub(super) fn probe() -> Self {
@@ -313,7 +210,7 @@ impl RawConfig {
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
             tls: RawTls::default(),
-            jwt: RawJwt::default(),
+            jwt: IssuerSettings::default(),
             clients: Vec::new(),
             trusted_issuers: Vec::new(),
         }

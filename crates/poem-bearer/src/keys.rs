@@ -23,6 +23,9 @@ use sha2::{Digest, Sha256};
 
 use crate::{Rejection, SettingsError};
 
+mod settings;
+pub use settings::{ALGORITHM_NAMES, KeySettings, PreviousKeySettings, algorithm_named};
+
 /// jsonwebtoken's algorithm names, which [`KeyMaterial`] takes: re-exported so a user
 /// need not depend on jsonwebtoken to configure keys.
 pub use jsonwebtoken::Algorithm;

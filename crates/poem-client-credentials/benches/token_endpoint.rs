@@ -12,7 +12,7 @@ use argon2::{
 use criterion::{Criterion, criterion_group, criterion_main};
 use poem_bearer::keys::{KeyConfig, KeyMaterial, KeySet};
 use poem_client_credentials::{
-    ClientRegistry, ClientSecret, ClientSettings, TokenIssuer,
+    ClientConfig, ClientRegistry, ClientSecret, TokenIssuer,
     endpoint::{TokenParams, TokenResponse, grant_scope},
     throttle::Throttle,
 };
@@ -32,7 +32,7 @@ fn registry() -> ClientRegistry {
         .hash_password(SECRET.as_bytes(), &SaltString::generate(&mut OsRng))
         .unwrap()
         .serialize();
-    let client = |id: &str, secret: ClientSecret| ClientSettings {
+    let client = |id: &str, secret: ClientSecret| ClientConfig {
         client_id: id.into(),
         secrets: vec![secret],
         scopes: vec!["write".to_owned()],

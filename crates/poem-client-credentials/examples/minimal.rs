@@ -3,7 +3,7 @@
 use poem::{Endpoint, EndpointExt, Route, Server, listener::TcpListener};
 use poem_bearer::keys::{KeyConfig, KeyMaterial, KeySet};
 use poem_bearer::{Bearer, Requirement, Schemes, Validator};
-use poem_client_credentials::{ClientDirectory, ClientRegistry, ClientSecret, ClientSettings};
+use poem_client_credentials::{ClientConfig, ClientDirectory, ClientRegistry, ClientSecret};
 use poem_client_credentials::{TOKEN_PATH, TokenApi, TokenEndpoint, TokenIssuer, keys};
 use poem_openapi::{OAuthScopes, OpenApi, OpenApiService, payload::PlainText};
 use std::{error::Error, sync::Arc};
@@ -43,14 +43,12 @@ pub async fn app(key: &str, demo_secret: &str) -> Result<impl Endpoint + use<>, 
         material: KeyMaterial::Hmac(key.into()),
     };
     let keys = Arc::new(KeySet::new(&key, &[])?);
-    let clients = Arc::new(ClientDirectory::new(ClientRegistry::new(&[
-        ClientSettings {
-            client_id: "demo".into(),
-            secrets: vec![ClientSecret::Plain(demo_secret.into())],
-            scopes: vec!["notes:write".into()],
-            enabled: true,
-        },
-    ])));
+    let clients = Arc::new(ClientDirectory::new(ClientRegistry::new(&[ClientConfig {
+        client_id: "demo".into(),
+        secrets: vec![ClientSecret::Plain(demo_secret.into())],
+        scopes: vec!["notes:write".into()],
+        enabled: true,
+    }])));
     let (issuer, audience) = ("http://127.0.0.1:3000", "notes");
     let signer = TokenIssuer::new(keys.clone(), issuer, audience, 300);
     let endpoint = TokenEndpoint::builder(clients.clone(), signer)

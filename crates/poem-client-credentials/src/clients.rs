@@ -40,9 +40,10 @@ use crate::{
     throttle::{Throttle, Throttled},
 };
 
-/// A client as configured.
+/// A client, checked: what [`ClientSettings::load`](crate::settings::ClientSettings::load)
+/// returns, or what an app builds itself.
 #[derive(Debug, Clone)]
-pub struct ClientSettings {
+pub struct ClientConfig {
     /// Its id.
     pub client_id: String,
     /// One secret, or two while one replaces the other.
@@ -196,14 +197,14 @@ impl std::fmt::Debug for ClientRegistry {
 
 impl ClientRegistry {
     /// A registry with an Argon2 pool of its own.
-    pub fn new(configs: &[ClientSettings]) -> Self {
+    pub fn new(configs: &[ClientConfig]) -> Self {
         Self::with_pool(configs, default_pool())
     }
 
     /// A registry that verifies on `pool`. Runs one Argon2 verification per distinct
     /// parameter set among the hashes, to measure the failure floor: call it where
     /// blocking for that long is fine.
-    pub fn with_pool(configs: &[ClientSettings], pool: Arc<HashPool>) -> Self {
+    pub fn with_pool(configs: &[ClientConfig], pool: Arc<HashPool>) -> Self {
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
         let digest_key = <Hmac<Sha256> as Mac>::new_from_slice(&key)
@@ -215,7 +216,7 @@ impl ClientRegistry {
     /// costs, and a client whose id and hash are unchanged keeps its remembered secret,
     /// so a reload does not send every hashed client back to Argon2. Measures only
     /// parameter sets not seen before (blocking: call it off the async threads).
-    pub fn reloaded(&self, configs: &[ClientSettings]) -> Self {
+    pub fn reloaded(&self, configs: &[ClientConfig]) -> Self {
         Self::build(
             configs,
             self.pool.clone(),
@@ -226,7 +227,7 @@ impl ClientRegistry {
     }
 
     fn build(
-        configs: &[ClientSettings],
+        configs: &[ClientConfig],
         pool: Arc<HashPool>,
         digest_key: Hmac<Sha256>,
         mut costs: HashMap<String, Duration>,
@@ -560,7 +561,7 @@ impl Drop for Flight<'_> {
 /// The slowest a failed check of one candidate can be with `configs`: for each client, the
 /// sum of one Argon2 run per hash it holds, each measured once per distinct parameter set
 /// (those already in `measured` are not run again).
-fn failure_floor(configs: &[ClientSettings], measured: &mut HashMap<String, Duration>) -> Duration {
+fn failure_floor(configs: &[ClientConfig], measured: &mut HashMap<String, Duration>) -> Duration {
     let mut floor = Duration::ZERO;
     for config in configs {
         let mut cost = Duration::ZERO;
@@ -748,8 +749,8 @@ mod tests {
     }
 
     /// An enabled client with one scope.
-    fn client(id: &str, secrets: Vec<ClientSecret>, scope: &str) -> ClientSettings {
-        ClientSettings {
+    fn client(id: &str, secrets: Vec<ClientSecret>, scope: &str) -> ClientConfig {
+        ClientConfig {
             client_id: id.into(),
             secrets,
             scopes: vec![scope.to_owned()],
@@ -842,7 +843,7 @@ mod tests {
         let reloaded = r.reloaded(&configs);
         assert!(remembered(&reloaded), "same id and hash: still remembered");
         assert!(auth(&reloaded, &[("hashed", "h4sh3d")]).await.is_ok());
-        let rehashed = [ClientSettings {
+        let rehashed = [ClientConfig {
             secrets: vec![ClientSecret::Argon2id(hash("h4sh3d"))],
             ..configs[0].clone()
         }];

@@ -720,7 +720,7 @@ mod tests {
         ) {
             let _ = TokenParams::from_form(&body);
             let _ = TokenParams::from_json(&body);
-            let registry = crate::ClientRegistry::new(&[crate::ClientSettings {
+            let registry = crate::ClientRegistry::new(&[crate::ClientConfig {
                 client_id: "svc".into(),
                 secrets: vec![crate::ClientSecret::Plain("right-secret".to_owned().into())],
                 scopes: vec!["api:write".to_owned()],

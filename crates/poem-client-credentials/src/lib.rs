@@ -7,6 +7,7 @@
 //! | [`clients`] | the registered clients: plaintext or Argon2id secrets, two per client during a rotation, `enabled`, checked in constant time (RFC 6749 §2.3.1) |
 //! | [`issuer`] | signing RFC 9068 access tokens in the format [`poem_bearer`] validates |
 //! | [`discovery`] | RFC 8414 authorization server metadata |
+//! | [`settings`] | the issuer's and the clients' settings as a file writes them, checked |
 //! | [`keys`] | new signing keys, for a `generate-key` command |
 //! | [`hashing`] | the Argon2 threads: fair between sources, bounded waiting |
 //! | [`throttle`] | the brute-force brake: failed client authentications per source, and where a request comes from |
@@ -28,13 +29,15 @@ pub mod events;
 pub mod hashing;
 pub mod issuer;
 pub mod keys;
+pub mod settings;
 pub mod throttle;
 
-pub use clients::{ClientDirectory, ClientRegistry, ClientSecret, ClientSettings, ClientStore};
+pub use clients::{ClientConfig, ClientDirectory, ClientRegistry, ClientSecret, ClientStore};
 pub use endpoint::{TOKEN_PATH, TokenApi, TokenEndpoint, TokenEndpointBuilder};
 pub use error::TokenError;
 pub use events::{Events, TracingAudit};
 pub use issuer::TokenIssuer;
+pub use settings::{ClientSettings, IssuerConfig, IssuerSettings};
 
 /// The README's examples, compiled and run by `cargo test --doc`.
 #[cfg(doctest)]
