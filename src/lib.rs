@@ -6,6 +6,7 @@
 //! | [`cors`] | CORS for pages on other origins (`cors.allowed_origins`) |
 //! | [`auth`] | the token endpoint, the token format, Bearer protection |
 //! | [`players`] | the players resource: model, store, routes |
+//! | [`replay`] | single-use client assertion `jti`s, shared through PostgreSQL |
 //! | [`scopes`] | the API's scopes and which write each allows |
 //! | [`tags`] | the spec's operation tags |
 //! | [`health`] | liveness |
@@ -21,6 +22,7 @@ pub mod error;
 pub mod health;
 pub mod openapi;
 pub mod players;
+pub mod replay;
 pub mod request;
 pub mod scopes;
 pub mod startup;

@@ -54,7 +54,20 @@ enum Command {
         /// APP_PROFILE, else debug for debug builds and release for release builds].
         #[arg(long)]
         profile: Option<String>,
+        /// How the client authenticates: `client_secret` (a random secret; the entry
+        /// holds its Argon2id hash) or `private_key_jwt` (an Ed25519 key pair; the entry
+        /// holds the public key).
+        #[arg(long, value_enum, default_value = "client_secret")]
+        auth: AuthChoice,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum AuthChoice {
+    #[value(name = "client_secret")]
+    ClientSecret,
+    #[value(name = "private_key_jwt")]
+    PrivateKeyJwt,
 }
 
 #[tokio::main]
@@ -80,8 +93,9 @@ async fn main() -> ExitCode {
             client_id,
             scopes,
             profile,
+            auth,
         } => match profile_for_output(profile) {
-            Ok(profile) => create_client(&client_id, &scopes, &profile),
+            Ok(profile) => create_client(&client_id, &scopes, &profile, auth),
             Err(code) => code,
         },
     }
@@ -232,7 +246,12 @@ fn check_config() -> ExitCode {
     }
 }
 
-fn create_client(client_id: &str, scope_names: &[String], profile: &str) -> ExitCode {
+fn create_client(
+    client_id: &str,
+    scope_names: &[String],
+    profile: &str,
+    auth: AuthChoice,
+) -> ExitCode {
     let mut scopes = Vec::new();
     for name in scope_names {
         match Scope::parse(name) {
@@ -247,10 +266,21 @@ fn create_client(client_id: &str, scope_names: &[String], profile: &str) -> Exit
             }
         }
     }
-    match enrol::create_client(client_id, &scopes, profile) {
+    let credential = match auth {
+        AuthChoice::ClientSecret => enrol::Credential::Secret,
+        AuthChoice::PrivateKeyJwt => enrol::Credential::PrivateKeyJwt,
+    };
+    match enrol::create_client(client_id, &scopes, profile, credential) {
         Ok(new) => {
+            let (what, stored, comment) = match credential {
+                enrol::Credential::Secret => ("secret", "its hash", "client_secret comment"),
+                enrol::Credential::PrivateKeyJwt => {
+                    ("private key", "its public key", "PRIVATE KEY comment")
+                }
+            };
             // The secret is a TOML comment so the whole output still parses, but it must
-            // not stay in a config file: the entry below holds only its hash.
+            // not stay in a config file: the entry below holds only its hash (or the
+            // public key).
             println!(
                 "# New client \"{client_id}\" for the {profile} profile (the one this binary runs;"
             );
@@ -259,18 +289,26 @@ fn create_client(client_id: &str, scope_names: &[String], profile: &str) -> Exit
                 "# it adds a [[{profile}.clients]] entry beside those already there. Then send"
             );
             println!("# the server SIGHUP, or restart it.");
-            println!("# The secret is shown only this once and is stored nowhere: give it to the");
-            println!("# client now, and delete this comment from the config file.");
-            println!("# client_secret = \"{}\"", new.secret);
+            println!("# The {what} is shown only this once and is stored nowhere: give it to the");
+            println!("# client now, and delete this comment from the config file. The entry holds");
+            println!("# only {stored}.");
+            match credential {
+                enrol::Credential::Secret => println!("# client_secret = \"{}\"", new.secret),
+                enrol::Credential::PrivateKeyJwt => {
+                    println!("# The client signs its client assertions with this key (EdDSA):");
+                    for line in new.secret.lines() {
+                        println!("# {line}");
+                    }
+                }
+            }
             println!();
             print!("{}", new.toml);
             if !std::io::stdout().is_terminal() {
                 // `>> Rocket.toml`: the person sees nothing else. The secret itself stays
                 // off stderr, which scripts and CI logs keep.
                 eprintln!(
-                    "created client \"{client_id}\" for the {profile} profile: its secret is in \
-                     the client_secret comment of the output; give it to the client, then \
-                     delete the comment"
+                    "created client \"{client_id}\" for the {profile} profile: its {what} is in \
+                     the {comment} of the output; give it to the client, then delete the comment"
                 );
             }
             ExitCode::SUCCESS

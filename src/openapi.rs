@@ -115,7 +115,7 @@ fn finish(mut doc: Value) -> Value {
         ),
         (
             "/paths/~1auth~1token/post/description",
-            "The OAuth 2.0 client-credentials grant (RFC 6749 §4.4). Authenticate with HTTP\nBasic (`client_secret_basic`) or with `client_id` and `client_secret` in the body\n(`client_secret_post`), not both. The token is a JWT (RFC 9068) to send as\n`Authorization: Bearer <token>` on writes.",
+            "The OAuth 2.0 client-credentials grant (RFC 6749 §4.4). Authenticate with HTTP\nBasic (`client_secret_basic`), with `client_id` and `client_secret` in the body\n(`client_secret_post`), or with a JWT signed by the client's key in\n`client_assertion` (`private_key_jwt`, RFC 7523): one of them. The token is a JWT\n(RFC 9068) to send as `Authorization: Bearer <token>` on writes.",
         ),
         (
             "/components/schemas/ServerMetadata/properties/issuer/description",

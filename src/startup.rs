@@ -137,7 +137,8 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
         format!("{scheme}://{local_addr}")
     });
     let metrics = Arc::new(Metrics::new());
-    let auth = Auth::new(&config, metrics.clone())
+    let replay = crate::replay::for_store(&store);
+    let auth = Auth::new(&config, &public_url, replay, metrics.clone())
         .await
         .map_err(|e| StartupError::Auth(e.to_string()))?;
     let clients = auth.clients.clone();

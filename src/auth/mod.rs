@@ -25,6 +25,7 @@ pub use poem_client_credentials::{clients, endpoint, hashing, throttle};
 
 use std::{sync::Arc, time::Duration};
 
+use poem_bearer::replay::ReplayCache;
 use poem_client_credentials::{Events, TokenEndpoint};
 
 use crate::config::Config;
@@ -42,14 +43,20 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// The token endpoint (its events going to `events`) and the validator of writes,
-    /// which fetches the trusted issuers' keys now.
+    /// The token endpoint (its events going to `events`, client assertion `jti`s to
+    /// `replay`, reached by clients at `public_url`) and the validator of writes, which
+    /// fetches the trusted issuers' keys now.
     pub async fn new(
         config: &Config,
+        public_url: &str,
+        replay: Arc<dyn ReplayCache>,
         events: Arc<dyn Events>,
     ) -> Result<Self, poem_bearer::SettingsError> {
         let clients = Arc::new(ClientDirectory::new(ClientRegistry::new(&config.clients)));
         let endpoint = TokenEndpoint::builder(clients.clone(), config.jwt.token_issuer())
+            .public_url(public_url)
+            .strict_assertion_audience(config.client_assertion.strict_audience)
+            .replay_cache(replay)
             .realm(bearer::REALM)
             .throttle(
                 config.throttle.max_failures,

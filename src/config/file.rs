@@ -47,6 +47,8 @@ pub(super) fn settings_schema() -> serde_json::Map<String, serde_json::Value> {
         client_secret_hash: None,
         scopes: Some(Vec::new()),
         enabled: true,
+        jwks: Some(Default::default()),
+        token_endpoint_auth_method: None,
     });
     probe.jwt.previous_keys.push(PreviousKeySettings::default());
     // Every optional member set, or it would be left out of the schema.

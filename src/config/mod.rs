@@ -33,7 +33,7 @@ use figment::{
 };
 use ipnet::IpNet;
 use poem_bearer::{SettingsError, TrustedIssuer, keys::PreviousKeySettings};
-use poem_client_credentials::{ClientSettings, IssuerSettings};
+use poem_client_credentials::{AuthMethod, ClientSettings, IssuerSettings};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
@@ -84,6 +84,8 @@ const KNOWN_ENV_KEYS: &[&str] = &[
     "jwt.private_key_file",
     "jwt.previous_keys",
     "clients",
+    "client_assertion",
+    "client_assertion.strict_audience",
     "public_url",
     "trusted_proxies",
     "throttle",
@@ -172,6 +174,7 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     /// Other issuers whose tokens writes accept besides this server's own.
     pub trusted_issuers: Vec<TrustedIssuer>,
+    pub client_assertion: ClientAssertionConfig,
 }
 
 /// The token issuer's settings, checked: keys parsed, `iss`, `aud`, lifetime.
@@ -253,13 +256,28 @@ impl Config {
                     ),
                     _ => ("client_secret", c.secrets.iter().map(|_| "********".to_owned()).collect()),
                 };
-                serde_json::json!({
+                let mut shown_client = serde_json::json!({
                     "client_id": c.client_id,
-                    field: shown,
                     "scopes": c.scopes,
                     "enabled": c.enabled,
-                })
+                    "token_endpoint_auth_method": AuthMethod::ALL
+                        .into_iter()
+                        .filter(|m| c.methods.contains(*m))
+                        .map(AuthMethod::as_str)
+                        .collect::<Vec<_>>(),
+                });
+                if !shown.is_empty() {
+                    shown_client[field] = shown.into();
+                }
+                if !c.keys.is_empty() {
+                    // Public keys: nothing secret.
+                    shown_client["jwks"] = serde_json::json!({
+                        "keys": c.keys.iter().map(|k| k.jwk()).collect::<Vec<_>>(),
+                    });
+                }
+                shown_client
             }).collect::<Vec<_>>(),
+            "client_assertion": self.client_assertion,
             // Issuers, URLs (never with credentials) and audiences: nothing secret.
             "trusted_issuers": self.trusted_issuers,
         })
@@ -450,6 +468,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("client_id is empty"), "{err}");
+    }
+
+    #[test]
+    fn a_private_jwk_is_refused_naming_the_client_and_the_key_never_shown() {
+        let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        let d = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
+        let toml = VALID.replace(
+            "client_secret = \"secret\"",
+            &format!(
+                "jwks = {{ keys = [{{ kty = \"OKP\", crv = \"Ed25519\", x = \"{x}\", d = \"{d}\" }}] }}"
+            ),
+        );
+        let err = Config::from_toml_str(&toml, "debug")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("client \"one\": jwks.keys[0] holds a private or symmetric key"),
+            "{err}"
+        );
+        assert!(!err.contains(d), "{err}");
+        let public = VALID.replace(
+            "client_secret = \"secret\"",
+            &format!("jwks = {{ keys = [{{ kty = \"OKP\", crv = \"Ed25519\", x = \"{x}\" }}] }}"),
+        );
+        let config = Config::from_toml_str(&public, "debug").unwrap();
+        assert_eq!(config.clients[0].keys.len(), 1);
     }
 
     #[test]

@@ -36,6 +36,17 @@ pub struct RawConfig {
     pub tls: RawTls,
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuer>,
+    #[serde(default)]
+    pub client_assertion: ClientAssertionConfig,
+}
+
+/// `private_key_jwt` client assertions.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientAssertionConfig {
+    /// Accept as `aud` only the issuer identifier as one string (FAPI 2.0), not the
+    /// token endpoint's URL.
+    pub strict_audience: bool,
 }
 
 /// Which pages on other origins may call the API from a browser.
@@ -213,6 +224,7 @@ impl RawConfig {
             jwt: IssuerSettings::default(),
             clients: Vec::new(),
             trusted_issuers: Vec::new(),
+            client_assertion: ClientAssertionConfig::default(),
         }
     }
 }

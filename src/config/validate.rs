@@ -105,6 +105,7 @@ impl TryFrom<RawConfig> for Config {
             jwt,
             clients,
             trusted_issuers,
+            client_assertion: raw.client_assertion,
         })
     }
 }

@@ -298,6 +298,15 @@ impl PlayerStore {
         )
     }
 
+    /// The PostgreSQL pool, when the database is PostgreSQL: other shared state (the
+    /// used client assertion `jti`s) lives there too.
+    pub fn postgres_pool(&self) -> Option<PgPool> {
+        match &self.pool {
+            Pool::Postgres(pool) => Some(pool.clone()),
+            Pool::Sqlite(_) => None,
+        }
+    }
+
     /// Closes the pool, waiting for connections to finish (used at shutdown).
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await)

@@ -102,6 +102,60 @@ fn create_client_output_appended_to_the_shipped_file_adds_a_working_client() {
 }
 
 #[test]
+fn a_private_key_jwt_client_created_and_appended_gets_tokens_with_its_printed_key() {
+    let (dir, path) = shipped_copy(|s| s);
+    let (ok, text, stderr) = run(
+        &["create-client", "signer", "--auth", "private_key_jwt"],
+        &path,
+        &[],
+    );
+    assert!(ok);
+    assert!(stderr.contains("PRIVATE KEY comment"), "{stderr}");
+    assert!(!stderr.contains("BEGIN"), "{stderr}");
+    let pem: String = text
+        .lines()
+        .skip_while(|l| !l.contains("BEGIN PRIVATE KEY"))
+        .take_while(|l| l.starts_with("# "))
+        .map(|l| format!("{}\n", &l[2..]))
+        .collect();
+    assert!(pem.ends_with("-----END PRIVATE KEY-----\n"), "{text}");
+    let mut file = std::fs::read_to_string(&path).unwrap();
+    file.push('\n');
+    file.push_str(&text);
+    std::fs::write(&path, file).unwrap();
+    let (ok, checked, _) = run(&["check-config"], &path, &[]);
+    assert!(ok, "{checked}");
+    assert!(checked.contains("\"private_key_jwt\""), "{checked}");
+    assert!(!checked.contains("PRIVATE"), "{checked}");
+
+    let server = serve(dir, &path);
+    let key = jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()).unwrap();
+    let now = players_api::auth::token::now_seconds();
+    let assertion = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
+        &serde_json::json!({
+            "iss": "signer", "sub": "signer", "aud": format!("{}/auth/token", server.base),
+            "exp": now + 60, "jti": "first",
+        }),
+        &key,
+    )
+    .unwrap();
+    block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!("{}/auth/token", server.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", crate::assertion::ASSERTION_TYPE),
+                ("client_assertion", &assertion),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    });
+}
+
+#[test]
 fn create_client_writes_for_the_profile_the_binary_would_run() {
     let (_dir, path) = shipped_copy(|s| s);
     for (profile, expected) in [

@@ -336,7 +336,10 @@ async fn the_discovery_document_describes_the_token_endpoint() {
             "issuer": ISSUER,
             "token_endpoint": format!("{}/auth/token", app.base),
             "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported":
+                ["EdDSA", "ES256", "ES384", "RS256", "PS256"],
             "scopes_supported": ["api:write", "players:create", "players:update", "players:delete"],
             "response_types_supported": [],
         })

@@ -43,6 +43,44 @@ client_id = \"c\"
 client_secret = \"s\"
 ";
 
+#[tokio::test]
+#[ignore = "the PostgreSQL half: TEST_POSTGRES_URL=$(.ci/postgres.sh start) cargo test --test api -- --include-ignored"]
+async fn a_client_assertion_used_at_one_instance_is_refused_at_the_other() {
+    use crate::assertion::{ASSERTION_TYPE, claims, client_key, key_client, sign};
+    let admin = required_postgres_url();
+    let url = fresh_database(&admin).await;
+    let key = client_key(jsonwebtoken::Algorithm::EdDSA, None);
+    let config = format!("{INSTANCE_CONFIG}{}", key_client("signer", &[&key.jwk], ""));
+    let a = ServerProcess::start_with_database(&url, &config);
+    let b = ServerProcess::start_with_database(&url, &config);
+    let mut claims = claims("signer");
+    claims["aud"] = "shared-issuer".into();
+    let assertion = sign(&key, &claims);
+    let http = reqwest::Client::new();
+    let grant = |base: String| {
+        let (http, assertion) = (http.clone(), assertion.clone());
+        async move {
+            http.post(format!("{base}/auth/token"))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_assertion_type", ASSERTION_TYPE),
+                    ("client_assertion", &assertion),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(grant(a.base.clone()).await.status(), 200);
+    for base in [b.base.clone(), a.base.clone()] {
+        let body = oauth_error(grant(base).await, 401, "invalid_client").await;
+        assert_eq!(
+            body["error_description"],
+            "The client assertion was replayed: its jti has been used"
+        );
+    }
+}
+
 async fn fresh_database(admin: &str) -> String {
     let name = format!("players_multi_{}", uuid::Uuid::new_v4().simple());
     create_postgres_database(admin, &name).await;

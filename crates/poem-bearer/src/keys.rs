@@ -23,7 +23,9 @@ use sha2::{Digest, Sha256};
 
 use crate::{Rejection, SettingsError};
 
+mod jwk;
 mod settings;
+pub use jwk::{JwkError, MIN_RSA_BITS, PUBLIC_KEY_ALGORITHMS, PublicJwk};
 pub use settings::{ALGORITHM_NAMES, KeySettings, PreviousKeySettings, algorithm_named};
 
 /// jsonwebtoken's algorithm names, which [`KeyMaterial`] takes: re-exported so a user

@@ -47,6 +47,7 @@ mod guard;
 pub mod keys;
 pub mod openapi;
 mod remote;
+pub mod replay;
 mod settings;
 pub mod token;
 mod validator;

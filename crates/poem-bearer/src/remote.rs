@@ -22,15 +22,17 @@ use std::{
 };
 
 use arc_swap::ArcSwapOption;
-use jsonwebtoken::{
-    Algorithm, DecodingKey, Validation,
-    jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse},
-};
+use jsonwebtoken::{Algorithm, Validation};
 use poem::web::headers::{CacheControl, Header};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::{Claims, Rejection, SettingsError, keys::VerifyingKey, validator};
+pub use crate::keys::MIN_RSA_BITS;
+use crate::{
+    Claims, Rejection, SettingsError,
+    keys::{PublicJwk, VerifyingKey},
+    validator,
+};
 
 /// How often keys are refreshed when the issuer says nothing (`Cache-Control: max-age`).
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(300);
@@ -48,8 +50,6 @@ pub const MAX_KEY_AGE: Duration = Duration::from_secs(24 * 3600);
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest discovery document or JWKS read.
 pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
-/// The smallest RSA modulus accepted (RFC 7518 §3.3, RFC 8725 §3.5).
-pub const MIN_RSA_BITS: usize = 2048;
 
 /// A trusted issuer, as configured. Give `discovery_url` (RFC 8414 or OpenID discovery)
 /// or `jwks_url`, not both.
@@ -435,7 +435,11 @@ impl Remote {
         let set: RawJwkSet =
             serde_json::from_slice(&body).map_err(|_| "the JWKS is not JSON with keys")?;
         let total = set.keys.len();
-        let keys: Vec<_> = set.keys.into_iter().filter_map(usable_jwk).collect();
+        let keys: Vec<_> = set
+            .keys
+            .into_iter()
+            .filter_map(|value| PublicJwk::parse(&value).ok().map(|k| (k.kid, k.key)))
+            .collect();
         Ok(Fetched {
             skipped: total - keys.len(),
             keys,
@@ -559,54 +563,6 @@ struct RemoteClaims {
     scope: Option<String>,
 }
 
-/// The key a JWK gives, if this crate can use it: a signing key of a supported type and
-/// size whose algorithm is known. The key dictates the algorithm: its `alg`, else the one
-/// its type implies (RS256 for RSA).
-fn usable_jwk(value: serde_json::Value) -> Option<(Option<String>, VerifyingKey)> {
-    let jwk: Jwk = serde_json::from_value(value).ok()?;
-    if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
-        return None;
-    }
-    let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
-        (AlgorithmParameters::OctetKeyPair(p), None | Some(KeyAlgorithm::EdDSA))
-            if p.curve == EllipticCurve::Ed25519 =>
-        {
-            Algorithm::EdDSA
-        }
-        (AlgorithmParameters::EllipticCurve(p), None | Some(KeyAlgorithm::ES256))
-            if p.curve == EllipticCurve::P256 =>
-        {
-            Algorithm::ES256
-        }
-        (AlgorithmParameters::EllipticCurve(p), None | Some(KeyAlgorithm::ES384))
-            if p.curve == EllipticCurve::P384 =>
-        {
-            Algorithm::ES384
-        }
-        (AlgorithmParameters::RSA(p), alg) if rsa_bits(&p.n) >= MIN_RSA_BITS => match alg {
-            None | Some(KeyAlgorithm::RS256) => Algorithm::RS256,
-            Some(KeyAlgorithm::PS256) => Algorithm::PS256,
-            _ => return None,
-        },
-        _ => return None,
-    };
-    let key = DecodingKey::from_jwk(&jwk).ok()?;
-    Some((jwk.common.key_id, VerifyingKey::new(algorithm, key)))
-}
-
-/// The size in bits of an RSA modulus given as base64url, 0 if it does not decode.
-fn rsa_bits(n: &str) -> usize {
-    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-    let Ok(bytes) = URL_SAFE_NO_PAD.decode(n.trim_end_matches('=')) else {
-        return 0;
-    };
-    let significant: Vec<u8> = bytes.into_iter().skip_while(|b| *b == 0).collect();
-    match significant.first() {
-        Some(first) => significant.len() * 8 - first.leading_zeros() as usize,
-        None => 0,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -690,33 +646,5 @@ mod tests {
             ..base
         };
         assert!(jwt.parse().unwrap().1);
-    }
-
-    #[test]
-    fn unusable_jwks_are_skipped() {
-        let ed = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "a"});
-        assert!(usable_jwk(ed.clone()).is_some());
-        let mut enc = ed.clone();
-        enc["use"] = "enc".into();
-        assert!(usable_jwk(enc).is_none());
-        let mut hs = ed.clone();
-        hs["alg"] = "HS256".into();
-        assert!(usable_jwk(hs).is_none());
-        assert!(usable_jwk(serde_json::json!({"kty": "oct", "k": "c2VjcmV0"})).is_none());
-        assert!(usable_jwk(serde_json::json!({"kty": "XYZ"})).is_none());
-        // A 1024-bit modulus.
-        let small = serde_json::json!({"kty": "RSA", "e": "AQAB", "n": base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, [0xc5u8; 128])});
-        assert!(usable_jwk(small).is_none());
-    }
-
-    #[test]
-    fn rsa_sizes_count_significant_bits() {
-        use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-        let mut n = vec![0u8; 257];
-        n[1] = 0x80;
-        assert_eq!(rsa_bits(&URL_SAFE_NO_PAD.encode(&n)), 2048);
-        n[1] = 0x7f;
-        assert_eq!(rsa_bits(&URL_SAFE_NO_PAD.encode(&n)), 2047);
-        assert_eq!(rsa_bits("***"), 0);
     }
 }

@@ -12,7 +12,7 @@ use argon2::{
 use criterion::{Criterion, criterion_group, criterion_main};
 use poem_bearer::keys::{KeyConfig, KeyMaterial, KeySet};
 use poem_client_credentials::{
-    ClientConfig, ClientRegistry, ClientSecret, TokenIssuer,
+    AuthMethod, ClientConfig, ClientRegistry, ClientSecret, TokenIssuer,
     endpoint::{TokenParams, TokenResponse, grant_scope},
     throttle::Throttle,
 };
@@ -32,11 +32,8 @@ fn registry() -> ClientRegistry {
         .hash_password(SECRET.as_bytes(), &SaltString::generate(&mut OsRng))
         .unwrap()
         .serialize();
-    let client = |id: &str, secret: ClientSecret| ClientConfig {
-        client_id: id.into(),
-        secrets: vec![secret],
-        scopes: vec!["write".to_owned()],
-        enabled: true,
+    let client = |id: &str, secret: ClientSecret| {
+        ClientConfig::with_secrets(id, vec![secret], vec!["write".to_owned()])
     };
     ClientRegistry::new(&[
         client("plain", ClientSecret::Plain(SecretString::from(SECRET))),
@@ -50,14 +47,24 @@ fn client_check(c: &mut Criterion) {
     let throttle = throttle();
     // Prime the remembered digest of the hashed client.
     runtime
-        .block_on(registry.authenticate(&[("hashed", SECRET)], SOURCE, &throttle))
+        .block_on(registry.authenticate(
+            AuthMethod::ClientSecretPost,
+            &[("hashed", SECRET)],
+            SOURCE,
+            &throttle,
+        ))
         .unwrap();
     let mut group = c.benchmark_group("client_check");
     group.bench_function("plaintext", |b| {
         b.to_async(&runtime).iter(|| async {
             black_box(
                 registry
-                    .authenticate(&[("plain", SECRET)], SOURCE, &throttle)
+                    .authenticate(
+                        AuthMethod::ClientSecretPost,
+                        &[("plain", SECRET)],
+                        SOURCE,
+                        &throttle,
+                    )
                     .await
                     .is_ok(),
             )
@@ -67,7 +74,12 @@ fn client_check(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async {
             black_box(
                 registry
-                    .authenticate(&[("hashed", SECRET)], SOURCE, &throttle)
+                    .authenticate(
+                        AuthMethod::ClientSecretPost,
+                        &[("hashed", SECRET)],
+                        SOURCE,
+                        &throttle,
+                    )
                     .await
                     .is_ok(),
             )
@@ -78,7 +90,12 @@ fn client_check(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async {
             black_box(
                 registry
-                    .authenticate(&[("hashed", "wrong")], SOURCE, &throttle)
+                    .authenticate(
+                        AuthMethod::ClientSecretPost,
+                        &[("hashed", "wrong")],
+                        SOURCE,
+                        &throttle,
+                    )
                     .await
                     .is_err(),
             )
@@ -111,7 +128,12 @@ fn tokens(c: &mut Criterion) {
             let id = params.client_id.as_deref().unwrap();
             let secret = params.client_secret.as_deref().unwrap();
             let client = registry
-                .authenticate(&[(id, secret)], SOURCE, &throttle)
+                .authenticate(
+                    AuthMethod::ClientSecretPost,
+                    &[(id, secret)],
+                    SOURCE,
+                    &throttle,
+                )
                 .await
                 .unwrap()
                 .client;

@@ -43,12 +43,13 @@ pub async fn app(key: &str, demo_secret: &str) -> Result<impl Endpoint + use<>, 
         material: KeyMaterial::Hmac(key.into()),
     };
     let keys = Arc::new(KeySet::new(&key, &[])?);
-    let clients = Arc::new(ClientDirectory::new(ClientRegistry::new(&[ClientConfig {
-        client_id: "demo".into(),
-        secrets: vec![ClientSecret::Plain(demo_secret.into())],
-        scopes: vec!["notes:write".into()],
-        enabled: true,
-    }])));
+    let clients = Arc::new(ClientDirectory::new(ClientRegistry::new(&[
+        ClientConfig::with_secrets(
+            "demo",
+            vec![ClientSecret::Plain(demo_secret.into())],
+            vec!["notes:write".into()],
+        ),
+    ])));
     let (issuer, audience) = ("http://127.0.0.1:3000", "notes");
     let signer = TokenIssuer::new(keys.clone(), issuer, audience, 300);
     let endpoint = TokenEndpoint::builder(clients.clone(), signer)

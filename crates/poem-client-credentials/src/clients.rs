@@ -35,7 +35,10 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 
+use poem_bearer::{keys::PublicJwk, token::now_seconds};
+
 use crate::{
+    assertion::{AssertionAudience, VerifiedAssertion},
     hashing::{HashPool, Standing},
     throttle::{Throttle, Throttled},
 };
@@ -52,6 +55,103 @@ pub struct ClientConfig {
     pub scopes: Vec<String>,
     /// `false`: no new tokens, and its live tokens are refused.
     pub enabled: bool,
+    /// Its public keys, for `private_key_jwt`.
+    pub keys: Vec<Arc<PublicJwk>>,
+    /// How it may authenticate.
+    pub methods: AuthMethods,
+}
+
+impl ClientConfig {
+    /// An enabled client that authenticates with `secrets` (Basic or post), granted
+    /// `scopes`.
+    pub fn with_secrets(
+        client_id: impl Into<String>,
+        secrets: Vec<ClientSecret>,
+        scopes: Vec<String>,
+    ) -> Self {
+        ClientConfig {
+            client_id: client_id.into(),
+            secrets,
+            scopes,
+            enabled: true,
+            keys: Vec::new(),
+            methods: AuthMethods::default()
+                .with(AuthMethod::ClientSecretBasic)
+                .with(AuthMethod::ClientSecretPost),
+        }
+    }
+}
+
+/// A client authentication method (RFC 7591 §2 `token_endpoint_auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// The secret in an `Authorization: Basic` header (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// The secret in the body (RFC 6749 §2.3.1).
+    ClientSecretPost,
+    /// A JWT signed with the client's private key (RFC 7523 §2.2).
+    PrivateKeyJwt,
+}
+
+impl AuthMethod {
+    /// Every method, in the order metadata lists them.
+    pub const ALL: [AuthMethod; 3] = [
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::PrivateKeyJwt,
+    ];
+
+    /// Its registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+
+    /// The method of that name.
+    pub fn parse(name: &str) -> Option<AuthMethod> {
+        AuthMethod::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// Whether it authenticates with a secret.
+    pub fn uses_secret(self) -> bool {
+        self != AuthMethod::PrivateKeyJwt
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// A set of [`AuthMethod`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AuthMethods(u8);
+
+impl AuthMethods {
+    /// The set with `method` added.
+    pub fn with(self, method: AuthMethod) -> Self {
+        AuthMethods(self.0 | method.bit())
+    }
+
+    /// Whether `method` is in the set.
+    pub fn contains(self, method: AuthMethod) -> bool {
+        self.0 & method.bit() != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl FromIterator<AuthMethod> for AuthMethods {
+    fn from_iter<I: IntoIterator<Item = AuthMethod>>(methods: I) -> Self {
+        methods
+            .into_iter()
+            .fold(AuthMethods::default(), AuthMethods::with)
+    }
 }
 
 /// An Argon2 hash in PHC string format (`$argon2id$v=19$m=...`), as the argon2 crate
@@ -107,6 +207,8 @@ pub struct Client {
     pub enabled: bool,
     /// One check per configured secret (two during a rotation).
     checks: Vec<Check>,
+    keys: Vec<Arc<PublicJwk>>,
+    methods: AuthMethods,
 }
 
 #[derive(Debug)]
@@ -132,13 +234,38 @@ impl Check {
 
 /// Why a client could not be authenticated, for the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Refusal {
     /// No client has the id.
     UnknownClient,
     /// The client exists; the secret is not one of its secrets.
     WrongSecret,
-    /// The right secret, but the client has `enabled = false`.
+    /// The right credentials, but the client has `enabled = false`.
     Disabled,
+    /// The client may not authenticate this way (`token_endpoint_auth_method`).
+    MethodNotAllowed,
+    /// A client assertion that is not a JWT this server takes (its algorithm, an
+    /// embedded key, a `crit` header).
+    MalformedAssertion,
+    /// No key of the client has the assertion's `kid` (or the client has several keys
+    /// and the assertion names none).
+    UnknownKey,
+    /// The assertion's signature does not verify with the client's key.
+    BadSignature,
+    /// The assertion has expired (`exp` more than the leeway past).
+    Expired,
+    /// The assertion's `exp` is too far ahead.
+    Lifetime,
+    /// The assertion's `iat` or `nbf` is in the future.
+    NotYetValid,
+    /// The assertion's `aud` does not name this server.
+    Audience,
+    /// The assertion's `sub` differs from its `iss`.
+    Subject,
+    /// The assertion lacks `iss`, `sub`, `exp` or a usable `jti`.
+    MissingClaim,
+    /// The assertion's `jti` was used before.
+    Replayed,
 }
 
 impl Refusal {
@@ -148,6 +275,35 @@ impl Refusal {
             Refusal::UnknownClient => "unknown_client",
             Refusal::WrongSecret => "wrong_secret",
             Refusal::Disabled => "client_disabled",
+            Refusal::MethodNotAllowed => "method_not_allowed",
+            Refusal::MalformedAssertion => "malformed_assertion",
+            Refusal::UnknownKey => "unknown_key",
+            Refusal::BadSignature => "bad_signature",
+            Refusal::Expired => "assertion_expired",
+            Refusal::Lifetime => "assertion_lifetime",
+            Refusal::NotYetValid => "assertion_not_yet_valid",
+            Refusal::Audience => "assertion_audience",
+            Refusal::Subject => "assertion_subject",
+            Refusal::MissingClaim => "assertion_claim_missing",
+            Refusal::Replayed => "assertion_replayed",
+        }
+    }
+
+    /// What the `invalid_client` answer says. Only a failed check of an assertion's
+    /// claims, read after its signature held, is named; every other refusal shares one
+    /// description, so an answer never tells whether a client id or key exists.
+    pub fn description(self) -> &'static str {
+        match self {
+            Refusal::Expired => "The client assertion has expired",
+            Refusal::Lifetime => {
+                "The client assertion's lifetime is too long: exp may be at most 3660 seconds ahead"
+            }
+            Refusal::NotYetValid => {
+                "The client assertion is not yet valid: iat or nbf is in the future"
+            }
+            Refusal::Audience => "The client assertion's audience (aud) does not name this server",
+            Refusal::Replayed => "The client assertion was replayed: its jti has been used",
+            _ => "Client authentication failed",
         }
     }
 }
@@ -234,6 +390,13 @@ impl ClientRegistry {
         previous: Option<&ClientRegistry>,
     ) -> Self {
         let failure_floor = failure_floor(configs, &mut costs);
+        if configs
+            .iter()
+            .any(|c| c.methods.contains(AuthMethod::PrivateKeyJwt))
+        {
+            // Made now, while blocking is fine, not on the first refused assertion.
+            let _ = crate::assertion::decoys();
+        }
         let mut registry = Self {
             clients: HashMap::new(),
             digest_key,
@@ -273,6 +436,8 @@ impl ClientRegistry {
                     scopes: config.scopes.clone(),
                     enabled: config.enabled,
                     checks,
+                    keys: config.keys.clone(),
+                    methods: config.methods,
                 },
             );
         }
@@ -300,6 +465,7 @@ impl ClientRegistry {
     /// is answered no sooner than [`ClientRegistry::failure_floor`] per candidate.
     pub async fn authenticate(
         &self,
+        method: AuthMethod,
         candidates: &[(&str, &str)],
         source: Option<IpAddr>,
         throttle: &Arc<Throttle>,
@@ -320,7 +486,7 @@ impl ClientRegistry {
         };
         let count = distinct.len().max(1) as u32;
         let source = source.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let outcome = match self.check_cheaply(&distinct) {
+        let outcome = match self.check_cheaply(method, &distinct) {
             Cheap::Done(outcome) => {
                 let outcome = outcome.and_then(|found| self.enabled(found));
                 throttle
@@ -355,17 +521,70 @@ impl ClientRegistry {
         self.clients.get(client_id).is_some_and(|c| c.enabled)
     }
 
+    /// The client whose key verifies `assertion` (`private_key_jwt`), and the assertion's
+    /// `jti` to record once the request is good, or why not; a failure counts against
+    /// `source` in `throttle` as a wrong secret does, and is answered no sooner than
+    /// [`ClientRegistry::failure_floor`]. See [`crate::assertion`] for the checks.
+    pub async fn authenticate_assertion(
+        &self,
+        assertion: &str,
+        audience: &AssertionAudience,
+        source: Option<IpAddr>,
+        throttle: &Arc<Throttle>,
+    ) -> Result<(Authenticated<'_>, VerifiedAssertion), AuthError> {
+        let started = tokio::time::Instant::now();
+        let outcome = self.check_assertion(assertion, audience);
+        let source = source.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        throttle
+            .settle(source, u32::from(outcome.is_err()))
+            .map_err(AuthError::Throttled)?;
+        match outcome {
+            Ok(found) => Ok(found),
+            Err(refusal) => {
+                tokio::time::sleep_until(started + self.failure_floor).await;
+                Err(AuthError::Refused(refusal))
+            }
+        }
+    }
+
+    fn check_assertion(
+        &self,
+        assertion: &str,
+        audience: &AssertionAudience,
+    ) -> Result<(Authenticated<'_>, VerifiedAssertion), Refusal> {
+        let client_id =
+            crate::assertion::claimed_client(assertion).ok_or(Refusal::MalformedAssertion)?;
+        let client = self.clients.get(&client_id).ok_or(Refusal::UnknownClient)?;
+        if !client.methods.contains(AuthMethod::PrivateKeyJwt) {
+            return Err(Refusal::MethodNotAllowed);
+        }
+        let verified = crate::assertion::verify(assertion, &client.keys, audience, now_seconds())?;
+        let found = self.enabled(Authenticated { client, secret: 0 })?;
+        Ok((found, verified))
+    }
+
     /// The checks that cost no Argon2: a match, a refusal, or the Argon2 checks left.
-    fn check_cheaply<'a, 's>(&'a self, candidates: &[(&str, &'s str)]) -> Cheap<'a, 's> {
+    fn check_cheaply<'a, 's>(
+        &'a self,
+        method: AuthMethod,
+        candidates: &[(&str, &'s str)],
+    ) -> Cheap<'a, 's> {
         let mut refusal = Refusal::UnknownClient;
         let mut slow = Vec::new();
         let now = Instant::now();
         for &(id, secret) in candidates {
             let digest = self.digest(secret.as_bytes());
-            let Some(client) = self.clients.get(id) else {
-                // Spend the same comparison so an unknown id is not told apart by timing.
-                let _ = Digest::default().ct_eq(&digest);
-                continue;
+            let client = match self.clients.get(id) {
+                Some(client) if client.methods.contains(method) => client,
+                found => {
+                    // Spend the same comparison so an unknown id is not told apart by
+                    // timing.
+                    let _ = Digest::default().ct_eq(&digest);
+                    if found.is_some() {
+                        refusal = Refusal::MethodNotAllowed;
+                    }
+                    continue;
+                }
             };
             refusal = Refusal::WrongSecret;
             for (index, check) in client.checks.iter().enumerate() {
@@ -594,8 +813,12 @@ pub struct Granted {
     pub client_id: String,
     /// The scopes it may be granted, in the order tokens list them.
     pub scopes: Vec<String>,
-    /// Which of its secrets matched: 1 or 2 (for the audit log during a rotation).
+    /// Which of its secrets matched: 1 or 2 (for the audit log during a rotation); 0
+    /// for an assertion.
     pub secret: usize,
+    /// The verified client assertion, whose `jti` the endpoint records once the request
+    /// is good.
+    pub assertion: Option<VerifiedAssertion>,
 }
 
 /// A boxed, sendable future: what [`ClientStore`] methods return, so the store can be a
@@ -614,11 +837,10 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 /// failures is the store's part: a store that ignores `throttle` disables the brake.
 /// [`ClientRegistry::authenticate`] does all of it; a store can delegate to one.
 pub trait ClientStore: Send + Sync + 'static {
-    /// The client that one of the candidate (id, secret) pairs authenticates, or why none
-    /// does.
+    /// The client that `credentials` authenticate, or why they do not.
     fn authenticate<'a>(
         &'a self,
-        candidates: &'a [(&'a str, &'a str)],
+        credentials: Credentials<'a>,
         source: Option<IpAddr>,
         throttle: &'a Arc<Throttle>,
     ) -> BoxFuture<'a, Result<Granted, AuthError>>;
@@ -627,20 +849,57 @@ pub trait ClientStore: Send + Sync + 'static {
     fn is_enabled(&self, client_id: &str) -> bool;
 }
 
+/// What a token request authenticates with.
+#[derive(Debug, Clone, Copy)]
+pub enum Credentials<'a> {
+    /// A secret (`client_secret_basic` or `client_secret_post`): candidate (id, secret)
+    /// pairs, as [`ClientRegistry::authenticate`] takes them.
+    Secret {
+        /// Which method carried them.
+        method: AuthMethod,
+        /// The (id, secret) pairs to try.
+        candidates: &'a [(&'a str, &'a str)],
+    },
+    /// A client assertion (`private_key_jwt`).
+    Assertion {
+        /// The JWT.
+        assertion: &'a str,
+        /// What its `aud` must name.
+        audience: &'a AssertionAudience,
+    },
+}
+
 impl ClientStore for ClientDirectory {
     fn authenticate<'a>(
         &'a self,
-        candidates: &'a [(&'a str, &'a str)],
+        credentials: Credentials<'a>,
         source: Option<IpAddr>,
         throttle: &'a Arc<Throttle>,
     ) -> BoxFuture<'a, Result<Granted, AuthError>> {
         Box::pin(async move {
             let registry = self.current();
-            let found = registry.authenticate(candidates, source, throttle).await?;
+            let (found, assertion) = match credentials {
+                Credentials::Secret { method, candidates } => (
+                    registry
+                        .authenticate(method, candidates, source, throttle)
+                        .await?,
+                    None,
+                ),
+                Credentials::Assertion {
+                    assertion,
+                    audience,
+                } => {
+                    let (found, verified) = registry
+                        .authenticate_assertion(assertion, audience, source, throttle)
+                        .await?;
+                    (found, Some(verified))
+                }
+            };
             Ok(Granted {
                 client_id: found.client.id.clone(),
                 scopes: found.client.scopes.clone(),
                 secret: found.secret,
+                assertion,
             })
         })
     }
@@ -677,8 +936,8 @@ impl ClientDirectory {
     }
 }
 
-/// A client that authenticated, and which of its secrets it used (1 or 2), for the audit
-/// log during a secret rotation.
+/// A client that authenticated, and which of its secrets it used (1 or 2; 0 for an
+/// assertion), for the audit log during a secret rotation.
 #[derive(Debug, Clone, Copy)]
 pub struct Authenticated<'a> {
     /// The client.
@@ -741,7 +1000,10 @@ mod tests {
         candidates: &[(&str, &str)],
     ) -> Result<Authenticated<'a>, Refusal> {
         let throttle = Arc::new(Throttle::new(u32::MAX, Duration::from_secs(60)));
-        match r.authenticate(candidates, None, &throttle).await {
+        match r
+            .authenticate(AuthMethod::ClientSecretPost, candidates, None, &throttle)
+            .await
+        {
             Ok(found) => Ok(found),
             Err(AuthError::Refused(refusal)) => Err(refusal),
             Err(other) => panic!("{other:?}"),
@@ -750,12 +1012,7 @@ mod tests {
 
     /// An enabled client with one scope.
     fn client(id: &str, secrets: Vec<ClientSecret>, scope: &str) -> ClientConfig {
-        ClientConfig {
-            client_id: id.into(),
-            secrets,
-            scopes: vec![scope.to_owned()],
-            enabled: true,
-        }
+        ClientConfig::with_secrets(id, secrets, vec![scope.to_owned()])
     }
 
     fn registry() -> ClientRegistry {
@@ -918,9 +1175,14 @@ mod tests {
             .map(|_| {
                 let (r, throttle) = (r.clone(), throttle.clone());
                 tokio::spawn(async move {
-                    r.authenticate(&[("hashed", "h4sh3d")], Some(source), &throttle)
-                        .await
-                        .map(|found| found.client.id.clone())
+                    r.authenticate(
+                        AuthMethod::ClientSecretPost,
+                        &[("hashed", "h4sh3d")],
+                        Some(source),
+                        &throttle,
+                    )
+                    .await
+                    .map(|found| found.client.id.clone())
                 })
             })
             .collect();
@@ -933,9 +1195,14 @@ mod tests {
             .map(|_| {
                 let (r, throttle) = (r.clone(), throttle.clone());
                 tokio::spawn(async move {
-                    r.authenticate(&[("hashed", "wrong")], Some(source), &throttle)
-                        .await
-                        .map(|_| ())
+                    r.authenticate(
+                        AuthMethod::ClientSecretPost,
+                        &[("hashed", "wrong")],
+                        Some(source),
+                        &throttle,
+                    )
+                    .await
+                    .map(|_| ())
                 })
             })
             .collect();

@@ -5,7 +5,20 @@
 
 use poem_openapi::Object;
 
-use crate::endpoint::{GRANT_CLIENT_CREDENTIALS, TOKEN_PATH};
+use poem_bearer::keys::PUBLIC_KEY_ALGORITHMS;
+
+use crate::{
+    clients::AuthMethod,
+    endpoint::{GRANT_CLIENT_CREDENTIALS, TOKEN_PATH},
+};
+
+/// The names of the algorithms client assertions (and DPoP proofs) may use.
+fn algorithm_names() -> Vec<String> {
+    PUBLIC_KEY_ALGORITHMS
+        .iter()
+        .map(|a| format!("{a:?}"))
+        .collect()
+}
 
 /// Where RFC 8414 metadata is served.
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
@@ -21,8 +34,10 @@ pub struct ServerMetadata {
     pub token_endpoint: String,
     /// Always `["client_credentials"]`.
     pub grant_types_supported: Vec<String>,
-    /// `client_secret_basic` and `client_secret_post`.
+    /// `client_secret_basic`, `client_secret_post` and `private_key_jwt`.
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// The algorithms a `private_key_jwt` client assertion may be signed with.
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
     /// Every scope a client may be granted.
     pub scopes_supported: Vec<String>,
     /// Empty: there is no authorization endpoint.
@@ -41,10 +56,11 @@ impl ServerMetadata {
             issuer: issuer.to_owned(),
             token_endpoint: format!("{public_url}{TOKEN_PATH}"),
             grant_types_supported: vec![GRANT_CLIENT_CREDENTIALS.to_owned()],
-            token_endpoint_auth_methods_supported: vec![
-                "client_secret_basic".to_owned(),
-                "client_secret_post".to_owned(),
-            ],
+            token_endpoint_auth_methods_supported: AuthMethod::ALL
+                .iter()
+                .map(|m| m.as_str().to_owned())
+                .collect(),
+            token_endpoint_auth_signing_alg_values_supported: algorithm_names(),
             scopes_supported: scopes.iter().map(|s| (*s).to_owned()).collect(),
             response_types_supported: Vec::new(),
             jwks_uri: jwks.then(|| format!("{public_url}{JWKS_PATH}")),

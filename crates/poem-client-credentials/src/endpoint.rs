@@ -17,9 +17,12 @@ use poem_openapi::{
     types::Type,
 };
 
+use poem_bearer::replay::{MemoryReplayCache, ReplayCache, ReplayError};
+
 use crate::{
+    assertion::{AssertionAudience, CLIENT_ASSERTION_TYPE, claimed_client},
     body::{self, BodyError, BodyLimit},
-    clients::{AuthError, ClientStore},
+    clients::{AuthError, AuthMethod, ClientStore, Credentials, Refusal},
     error::{OAuthCode, OAuthErrorBody, TokenError},
     events::{Events, Issued, Refused, TracingAudit, bounded_id},
     issuer::TokenIssuer,
@@ -28,6 +31,10 @@ use crate::{
 
 /// Where the token endpoint is served.
 pub const TOKEN_PATH: &str = "/auth/token";
+
+/// How many client assertion `jti`s the default replay cache holds (each kept until its
+/// assertion expires): past that, assertions are refused with 503 until entries end.
+pub const DEFAULT_REPLAY_CAPACITY: usize = 1_000_000;
 
 /// The tag of the token operation in the spec.
 #[derive(Tags)]
@@ -52,6 +59,13 @@ pub struct TokenRequest {
     pub client_id: Option<String>,
     /// The client secret, when the client does not authenticate with HTTP Basic.
     pub client_secret: Option<String>,
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`, with `client_assertion`
+    /// (`private_key_jwt`, RFC 7523 §2.2).
+    pub client_assertion_type: Option<String>,
+    /// A JWT signed with the client's private key: `iss` and `sub` the client id, `aud`
+    /// the issuer identifier (or this endpoint's URL), `exp` at most an hour ahead, a
+    /// single-use `jti`.
+    pub client_assertion: Option<String>,
     /// Space-delimited scopes to narrow the token to; empty or absent means every scope
     /// the client is allowed.
     pub scope: Option<String>,
@@ -94,7 +108,8 @@ pub enum TokenResponses {
         String,
     ),
     /// `invalid_request` (missing, repeated or malformed parameter, unknown content
-    /// type, two authentication methods), `unsupported_grant_type` or `invalid_scope`.
+    /// type, two authentication methods, a `client_id` other than the client
+    /// assertion's), `unsupported_grant_type` or `invalid_scope`.
     #[oai(status = 400)]
     #[allow(dead_code)]
     BadRequest(
@@ -103,7 +118,9 @@ pub enum TokenResponses {
         #[oai(header = "Cache-Control")]
         String,
     ),
-    /// `invalid_client`: unknown client, wrong secret or no credentials.
+    /// `invalid_client`: unknown client, wrong secret, a client assertion refused (its
+    /// description names a failed check of its `exp`, `aud` or `jti` only), no
+    /// credentials.
     #[oai(status = 401)]
     #[allow(dead_code)]
     Unauthorized(
@@ -127,7 +144,8 @@ pub enum TokenResponses {
         String,
     ),
     /// `temporarily_unavailable`: the secret could not be checked in time (too many
-    /// Argon2 verifications queued); retry after `Retry-After` seconds.
+    /// Argon2 verifications queued), or a client assertion's `jti` could not be recorded;
+    /// retry after `Retry-After` seconds.
     #[oai(status = 503)]
     #[allow(dead_code)]
     Unavailable(
@@ -164,6 +182,10 @@ pub struct TokenParams {
     pub client_id: Option<String>,
     /// `client_secret`.
     pub client_secret: Option<String>,
+    /// `client_assertion_type`.
+    pub client_assertion_type: Option<String>,
+    /// `client_assertion`.
+    pub client_assertion: Option<String>,
     /// `scope`.
     pub scope: Option<String>,
 }
@@ -176,13 +198,15 @@ impl TokenParams {
     ) -> Result<Self, TokenError> {
         let mut params = TokenParams::default();
         // One flag per parameter: a repeat is refused even if the first value was empty.
-        let mut seen = [false; 4];
+        let mut seen = [false; 6];
         for (name, value) in pairs {
             let (index, slot) = match name.as_ref() {
                 "grant_type" => (0, &mut params.grant_type),
                 "client_id" => (1, &mut params.client_id),
                 "client_secret" => (2, &mut params.client_secret),
                 "scope" => (3, &mut params.scope),
+                "client_assertion_type" => (4, &mut params.client_assertion_type),
+                "client_assertion" => (5, &mut params.client_assertion),
                 _ => continue,
             };
             if std::mem::replace(&mut seen[index], true) {
@@ -224,7 +248,15 @@ impl TokenParams {
 }
 
 fn is_parameter(name: &str) -> bool {
-    matches!(name, "grant_type" | "client_id" | "client_secret" | "scope")
+    matches!(
+        name,
+        "grant_type"
+            | "client_id"
+            | "client_secret"
+            | "scope"
+            | "client_assertion_type"
+            | "client_assertion"
+    )
 }
 
 fn invalid_request(description: &'static str) -> TokenError {
@@ -369,6 +401,8 @@ pub fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<String
 pub struct TokenEndpoint {
     clients: Arc<dyn ClientStore>,
     issuer: TokenIssuer,
+    audience: AssertionAudience,
+    replay: Arc<dyn ReplayCache>,
     throttle: Arc<Throttle>,
     trusted_proxies: Vec<IpNet>,
     body_limit: BodyLimit,
@@ -380,6 +414,9 @@ pub struct TokenEndpoint {
 pub struct TokenEndpointBuilder {
     clients: Arc<dyn ClientStore>,
     issuer: TokenIssuer,
+    public_url: Option<String>,
+    strict_audience: bool,
+    replay: Option<Arc<dyn ReplayCache>>,
     realm: String,
     max_failures: u32,
     window: Duration,
@@ -391,11 +428,16 @@ pub struct TokenEndpointBuilder {
 impl TokenEndpoint {
     /// An endpoint for `clients` signing with `issuer`. Defaults: realm `api`, 10 failed
     /// authentications per source per 60 s, no trusted proxies, 64 KiB bodies within
-    /// 10 s, the [`TracingAudit`] events.
+    /// 10 s, the [`TracingAudit`] events, no public URL (a client assertion's `aud` must
+    /// then be the issuer identifier), client assertion `jti`s kept in a
+    /// [`MemoryReplayCache`] of [`DEFAULT_REPLAY_CAPACITY`] entries.
     pub fn builder(clients: Arc<dyn ClientStore>, issuer: TokenIssuer) -> TokenEndpointBuilder {
         TokenEndpointBuilder {
             clients,
             issuer,
+            public_url: None,
+            strict_audience: false,
+            replay: None,
             realm: "api".into(),
             max_failures: 10,
             window: Duration::from_secs(60),
@@ -422,6 +464,29 @@ impl TokenEndpoint {
 }
 
 impl TokenEndpointBuilder {
+    /// The URL clients reach the API at (`https://api.example.com`, no trailing slash):
+    /// the token endpoint's URL, `{public_url}/auth/token`, is then accepted as a client
+    /// assertion's `aud` besides the issuer identifier (RFC 7523 §3).
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Accept as a client assertion's `aud` only the issuer identifier, as one string
+    /// (FAPI 2.0, the RFC 7523 update in progress), not the token endpoint's URL.
+    pub fn strict_assertion_audience(mut self, strict: bool) -> Self {
+        self.strict_audience = strict;
+        self
+    }
+
+    /// Where client assertions' `jti`s are kept, so each is used once: a store shared by
+    /// every instance (the default, a [`MemoryReplayCache`], stops replays at this
+    /// instance only).
+    pub fn replay_cache(mut self, cache: Arc<dyn ReplayCache>) -> Self {
+        self.replay = Some(cache);
+        self
+    }
+
     /// The realm of the `Basic` challenge of `invalid_client` answers: printable ASCII
     /// without `"` or `\`.
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
@@ -469,7 +534,20 @@ impl TokenEndpointBuilder {
                 "needs at least one failure in a window of at least a second",
             ));
         }
+        let issuer_id = self.issuer.issuer().to_owned();
         Ok(Arc::new(TokenEndpoint {
+            audience: AssertionAudience {
+                token_endpoint: match &self.public_url {
+                    Some(url) => format!("{url}{TOKEN_PATH}"),
+                    // Nothing else is ever equal to the issuer identifier's own value.
+                    None => issuer_id.clone(),
+                },
+                issuer: issuer_id,
+                strict: self.strict_audience,
+            },
+            replay: self
+                .replay
+                .unwrap_or_else(|| Arc::new(MemoryReplayCache::new(DEFAULT_REPLAY_CAPACITY))),
             clients: self.clients,
             issuer: self.issuer,
             throttle: Arc::new(Throttle::new(self.max_failures, self.window)),
@@ -514,9 +592,10 @@ impl TokenApi {
     /// Get an access token
     ///
     /// The OAuth 2.0 client-credentials grant (RFC 6749 §4.4). Authenticate with HTTP
-    /// Basic (`client_secret_basic`) or with `client_id` and `client_secret` in the body
-    /// (`client_secret_post`), not both. The token is a JWT (RFC 9068) to send as
-    /// `Authorization: Bearer <token>` to the protected operations.
+    /// Basic (`client_secret_basic`), with `client_id` and `client_secret` in the body
+    /// (`client_secret_post`), or with a JWT signed by the client's key in
+    /// `client_assertion` (`private_key_jwt`, RFC 7523): one of them. The token is a JWT
+    /// (RFC 9068) to send as `Authorization: Bearer <token>` to the protected operations.
     #[oai(
         path = "/auth/token",
         method = "post",
@@ -536,6 +615,8 @@ impl TokenApi {
             throttle,
             events,
             basic_challenge,
+            audience,
+            replay,
             ..
         } = endpoint.as_ref();
         if poem_bearer::has_several_authorizations(request) {
@@ -545,9 +626,34 @@ impl TokenApi {
         }
         let params = body.0;
         let basic = basic_credentials(request);
-        if basic.is_some() && params.client_secret.is_some() {
+        let assertion = match (&params.client_assertion_type, &params.client_assertion) {
+            (None, None) => None,
+            (Some(kind), Some(assertion)) if kind == CLIENT_ASSERTION_TYPE => {
+                Some(assertion.as_str())
+            }
+            (Some(_), Some(_)) => {
+                return Err(invalid_request(
+                    "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ));
+            }
+            _ => {
+                return Err(invalid_request(
+                    "client_assertion and client_assertion_type are sent together",
+                ));
+            }
+        };
+        if (basic.is_some() || assertion.is_some())
+            && (params.client_secret.is_some() || (basic.is_some() && assertion.is_some()))
+        {
             return Err(invalid_request(
-                "Use one client authentication method: HTTP Basic or client_secret in the body",
+                "Use one client authentication method: HTTP Basic, client_secret in the body, or a client assertion",
+            ));
+        }
+        if let (Some(assertion), Some(id)) = (assertion, params.client_id.as_deref())
+            && claimed_client(assertion).is_some_and(|claimed| claimed != id)
+        {
+            return Err(invalid_request(
+                "The client_id differs from the client assertion's issuer",
             ));
         }
         match params.grant_type.as_deref() {
@@ -563,13 +669,13 @@ impl TokenApi {
 
         let source = address.0;
         let challenge = (!from_script(request)).then(|| basic_challenge.clone());
-        let refuse = |client_id: &str, reason: &'static str| {
+        let refuse = |client_id: &str, refusal: Refusal| {
             events.client_refused(&Refused {
                 client_id: &bounded_id(client_id),
-                reason,
+                reason: refusal.as_str(),
                 source,
             });
-            TokenError::invalid_client(challenge.clone())
+            TokenError::invalid_client(challenge.clone()).described(refusal.description())
         };
         let throttled = |throttled: Throttled| {
             events.throttled(source);
@@ -579,15 +685,36 @@ impl TokenApi {
         let unusable =
             |client_id: &str, reason: &'static str| match source.map(|a| throttle.settle(a, 1)) {
                 Some(Err(t)) => throttled(t),
-                _ => refuse(client_id, reason),
+                _ => {
+                    events.client_refused(&Refused {
+                        client_id: &bounded_id(client_id),
+                        reason,
+                        source,
+                    });
+                    TokenError::invalid_client(challenge.clone())
+                }
             };
         let failed = |client_id: &str, error: AuthError| match error {
-            AuthError::Refused(refusal) => refuse(client_id, refusal.as_str()),
+            AuthError::Refused(refusal) => refuse(client_id, refusal),
             AuthError::Throttled(t) => throttled(t),
             AuthError::Busy => TokenError::busy(),
         };
-        let found = match basic {
-            Some(credentials) => {
+        let (method, found) = match (basic, assertion) {
+            (_, Some(assertion)) => {
+                let credentials = Credentials::Assertion {
+                    assertion,
+                    audience,
+                };
+                let found = clients
+                    .authenticate(credentials, source, throttle)
+                    .await
+                    .map_err(|e| {
+                        let claimed = claimed_client(assertion);
+                        failed(claimed.as_deref().unwrap_or("-"), e)
+                    })?;
+                (AuthMethod::PrivateKeyJwt, found)
+            }
+            (Some(credentials), None) => {
                 let Some(raw) = credentials else {
                     return Err(unusable("-", "malformed_basic"));
                 };
@@ -599,8 +726,12 @@ impl TokenApi {
                     candidates.push((id.as_str(), secret.as_str()));
                 }
                 candidates.push((raw.id.as_str(), raw.secret.as_str()));
+                let credentials = Credentials::Secret {
+                    method: AuthMethod::ClientSecretBasic,
+                    candidates: &candidates,
+                };
                 let found = clients
-                    .authenticate(&candidates, source, throttle)
+                    .authenticate(credentials, source, throttle)
                     .await
                     .map_err(|e| failed(&raw.id, e))?;
                 if params
@@ -612,23 +743,52 @@ impl TokenApi {
                         "The client_id in the body differs from the authenticated client",
                     ));
                 }
-                found
+                (AuthMethod::ClientSecretBasic, found)
             }
-            None => match (params.client_id.as_deref(), params.client_secret.as_deref()) {
-                (Some(id), Some(secret)) => clients
-                    .authenticate(&[(id, secret)], source, throttle)
-                    .await
-                    .map_err(|e| failed(id, e))?,
+            (None, None) => match (params.client_id.as_deref(), params.client_secret.as_deref()) {
+                (Some(id), Some(secret)) => {
+                    let credentials = Credentials::Secret {
+                        method: AuthMethod::ClientSecretPost,
+                        candidates: &[(id, secret)],
+                    };
+                    let found = clients
+                        .authenticate(credentials, source, throttle)
+                        .await
+                        .map_err(|e| failed(id, e))?;
+                    (AuthMethod::ClientSecretPost, found)
+                }
                 (id, _) => return Err(unusable(id.unwrap_or("-"), "no_credentials")),
             },
         };
         let scope = grant_scope(&found.scopes, params.scope.as_deref())?;
+        // Last, once everything else holds: a request refused for another reason leaves
+        // the assertion unused.
+        if let Some(verified) = &found.assertion {
+            match replay
+                .record(&found.client_id, &verified.jti, verified.replay_until)
+                .await
+            {
+                Ok(()) => {}
+                Err(ReplayError::Replayed) => {
+                    return Err(match source.map(|a| throttle.settle(a, 1)) {
+                        Some(Err(t)) => throttled(t),
+                        _ => refuse(&found.client_id, Refusal::Replayed),
+                    });
+                }
+                Err(ReplayError::Full | ReplayError::Unavailable) => {
+                    return Err(TokenError::unavailable(
+                        "Client assertions cannot be checked for replay right now; retry shortly",
+                    ));
+                }
+            }
+        }
         let token = issuer.issue(&found.client_id, scope)?;
         events.token_issued(&Issued {
             client_id: &found.client_id,
             scope: &token.scope,
             jti: &token.jti,
             secret: found.secret,
+            method: method.as_str(),
             source,
         });
         Ok(TokenResponses::Ok(
@@ -720,12 +880,11 @@ mod tests {
         ) {
             let _ = TokenParams::from_form(&body);
             let _ = TokenParams::from_json(&body);
-            let registry = crate::ClientRegistry::new(&[crate::ClientConfig {
-                client_id: "svc".into(),
-                secrets: vec![crate::ClientSecret::Plain("right-secret".to_owned().into())],
-                scopes: vec!["api:write".to_owned()],
-                enabled: true,
-            }]);
+            let registry = crate::ClientRegistry::new(&[crate::ClientConfig::with_secrets(
+                "svc",
+                vec![crate::ClientSecret::Plain("right-secret".to_owned().into())],
+                vec!["api:write".to_owned()],
+            )]);
             let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
             for encoded in [basic.clone(), STANDARD.encode(&basic)] {
                 if let Some(creds) = decode_basic(&encoded) {
@@ -735,7 +894,7 @@ mod tests {
                         candidates.push((id.as_str(), secret.as_str()));
                     }
                     let throttle = std::sync::Arc::new(Throttle::new(u32::MAX, std::time::Duration::from_secs(60)));
-                    let outcome = runtime.block_on(registry.authenticate(&candidates, None, &throttle));
+                    let outcome = runtime.block_on(registry.authenticate(AuthMethod::ClientSecretBasic, &candidates, None, &throttle));
                     proptest::prop_assert!(outcome.is_err() || candidates.iter().any(|c| c.1 == "right-secret"));
                 }
             }

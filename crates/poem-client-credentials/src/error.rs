@@ -131,6 +131,22 @@ impl TokenError {
         }
     }
 
+    /// 503 `temporarily_unavailable` with `Retry-After: 1`.
+    pub fn unavailable(description: &'static str) -> Self {
+        TokenError {
+            retry_after: Some(1),
+            ..Self::new(OAuthCode::TemporarilyUnavailable, description)
+        }
+    }
+
+    /// The same error with another description.
+    pub fn described(self, description: &'static str) -> Self {
+        TokenError {
+            description,
+            ..self
+        }
+    }
+
     /// 413 `invalid_request`.
     pub fn body_too_large() -> Self {
         TokenError {

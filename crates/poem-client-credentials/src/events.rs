@@ -14,8 +14,12 @@ pub struct Issued<'a> {
     pub scope: &'a str,
     /// The token's `jti`.
     pub jti: &'a str,
-    /// Which of the client's secrets it used: 1 or 2 (during a rotation).
+    /// Which of the client's secrets it used: 1 or 2 (during a rotation); 0 for an
+    /// assertion.
     pub secret: usize,
+    /// How it authenticated: `client_secret_basic`, `client_secret_post` or
+    /// `private_key_jwt`.
+    pub method: &'static str,
     /// The request's source address.
     pub source: Option<IpAddr>,
 }
@@ -27,8 +31,9 @@ pub struct Refused<'a> {
     /// The client id the request gave (`-` for none), at most [`MAX_CLIENT_ID_CHARS`]
     /// characters and `…` when cut: a made-up id may be as long as the body.
     pub client_id: &'a str,
-    /// Why: `unknown_client`, `wrong_secret`, `client_disabled`, `malformed_basic` or
-    /// `no_credentials`. A fixed set: safe as a metric label.
+    /// Why: a [`Refusal`](crate::clients::Refusal) name (`unknown_client`,
+    /// `wrong_secret`, `assertion_expired`, ...), `malformed_basic` or `no_credentials`.
+    /// A fixed set: safe as a metric label.
     pub reason: &'static str,
     /// The request's source address.
     pub source: Option<IpAddr>,
@@ -42,6 +47,7 @@ impl<'a> Issued<'a> {
             scope,
             jti,
             secret,
+            method: "client_secret_basic",
             source: None,
         }
     }
@@ -91,6 +97,7 @@ impl Events for TracingAudit {
             scope = event.scope,
             jti = event.jti,
             secret = event.secret,
+            method = event.method,
             source = shown(event.source).as_str(),
         );
     }

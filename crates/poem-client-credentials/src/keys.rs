@@ -83,6 +83,36 @@ pub fn generate_with(
     }
 }
 
+/// A new key pair for a `private_key_jwt` client.
+pub struct ClientKeyPair {
+    /// The Ed25519 private key, PKCS#8 PEM: for the client to keep, and nobody else.
+    pub private_pem: String,
+    /// The public key as a JWK with `kid` (its RFC 7638 thumbprint), `use` and `alg`:
+    /// what the server's client settings hold (`jwks = { keys = [ ... ] }`).
+    pub public_jwk: serde_json::Value,
+}
+
+/// Generates an Ed25519 key pair for a client that authenticates with `private_key_jwt`:
+/// what a `create-client --auth private_key_jwt` command prints.
+pub fn generate_client_key() -> Result<ClientKeyPair, String> {
+    use jsonwebtoken::{
+        DecodingKey,
+        jwk::{Jwk, KeyAlgorithm, PublicKeyUse},
+    };
+    let generated = generate(Algorithm::EdDSA)?;
+    let public = generated.public_pem.ok_or("no public key was made")?;
+    let decoding = DecodingKey::from_ed_pem(public.as_bytes()).map_err(|e| e.to_string())?;
+    let mut jwk =
+        Jwk::from_decoding_key(&decoding, Some(Algorithm::EdDSA)).map_err(|e| e.to_string())?;
+    jwk.common.key_id = Some(generated.kid);
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    jwk.common.key_algorithm = Some(KeyAlgorithm::EdDSA);
+    Ok(ClientKeyPair {
+        private_pem: generated.secret_or_private_pem,
+        public_jwk: serde_json::to_value(&jwk).map_err(|e| e.to_string())?,
+    })
+}
+
 // DER prefixes of SubjectPublicKeyInfo for the two curves: the algorithm identifier and
 // the BIT STRING header, followed by the raw public key.
 const ED25519_SPKI_PREFIX: [u8; 12] = [

@@ -3,6 +3,7 @@
 //!
 //! | module | holds |
 //! |---|---|
+//! | [`assertion`] | `private_key_jwt`: client assertions signed with the client's own key (RFC 7523) |
 //! | [`endpoint`] | `POST /auth/token` ([`TokenApi`]) and everything it works with ([`TokenEndpoint`]) |
 //! | [`clients`] | the registered clients: plaintext or Argon2id secrets, two per client during a rotation, `enabled`, checked in constant time (RFC 6749 §2.3.1) |
 //! | [`issuer`] | signing RFC 9068 access tokens in the format [`poem_bearer`] validates |
@@ -20,6 +21,7 @@
 
 #![deny(missing_docs)]
 
+pub mod assertion;
 pub mod body;
 pub mod clients;
 pub mod discovery;
@@ -32,7 +34,10 @@ pub mod keys;
 pub mod settings;
 pub mod throttle;
 
-pub use clients::{ClientConfig, ClientDirectory, ClientRegistry, ClientSecret, ClientStore};
+pub use clients::{
+    AuthMethod, AuthMethods, ClientConfig, ClientDirectory, ClientRegistry, ClientSecret,
+    ClientStore, Credentials,
+};
 pub use endpoint::{TOKEN_PATH, TokenApi, TokenEndpoint, TokenEndpointBuilder};
 pub use error::TokenError;
 pub use events::{Events, TracingAudit};

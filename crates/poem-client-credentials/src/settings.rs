@@ -9,12 +9,12 @@ use std::sync::Arc;
 use argon2::password_hash::{PasswordHash, PasswordHashString};
 use poem_bearer::{
     SettingsError,
-    keys::{KeyConfig, KeySet, KeySettings, PreviousKeySettings},
+    keys::{KeyConfig, KeySet, KeySettings, PreviousKeySettings, PublicJwk},
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::{ClientConfig, ClientSecret, TokenIssuer};
+use crate::{AuthMethod, AuthMethods, ClientConfig, ClientSecret, TokenIssuer};
 
 /// The longest token lifetime [`IssuerSettings`] accept: a day. Access tokens are meant to
 /// be short-lived (RFC 9700 §2.2); a client asks for a new one when it expires.
@@ -205,11 +205,21 @@ impl<T> OneOrMore<T> {
     }
 }
 
-impl<T> Serialize for OneOrMore<T> {
-    /// Always `********`: the values are secrets, or hashes of them.
+impl<T: Serialize> Serialize for OneOrMore<T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str("********")
+        match self {
+            OneOrMore::One(value) => value.serialize(serializer),
+            OneOrMore::Many(values) => values.serialize(serializer),
+        }
     }
+}
+
+/// A client's public keys, as RFC 7591 §2 `jwks` writes them: `{ keys = [ JWK, ... ] }`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwksSettings {
+    /// Public JWKs (RFC 7517): Ed25519, P-256, P-384, or RSA of at least 2048 bits.
+    pub keys: Vec<serde_json::Value>,
 }
 
 /// A client as written:
@@ -230,12 +240,20 @@ pub struct ClientSettings {
     #[serde(default)]
     pub client_id: String,
     /// Its secret(s) in plaintext.
-    #[serde(default)]
+    #[serde(default, serialize_with = "masked_list")]
     pub client_secret: Option<OneOrMore<SecretString>>,
     /// Argon2id hash(es) of its secret(s), PHC string format: the settings then hold no
     /// secret.
-    #[serde(default)]
+    #[serde(default, serialize_with = "masked_list")]
     pub client_secret_hash: Option<OneOrMore<String>>,
+    /// Its public keys, for `private_key_jwt` (RFC 7523): the settings hold no secret,
+    /// and a rotation hands none over.
+    #[serde(default)]
+    pub jwks: Option<JwksSettings>,
+    /// How it may authenticate: one of `client_secret_basic`, `client_secret_post`,
+    /// `private_key_jwt`, or a list. Absent: every method it has credentials for.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<OneOrMore<String>>,
     /// The scopes it may be granted. Absent: the defaults the app passes to
     /// [`ClientSettings::load`].
     #[serde(default)]
@@ -291,14 +309,15 @@ impl ClientSettings {
                     "has both client_secret and client_secret_hash: give one",
                 ));
             }
+            (None, None) if self.jwks.is_some() => Vec::new(),
             (None, None) => {
                 return Err(SettingsError::new(
                     "",
-                    "has neither client_secret nor client_secret_hash: give one",
+                    "has neither client_secret nor client_secret_hash: give one (or jwks, for private_key_jwt)",
                 ));
             }
         };
-        if !(1..=2).contains(&secrets.len()) {
+        if secrets.len() > 2 || (secrets.is_empty() && self.jwks.is_none()) {
             return Err(SettingsError::new(
                 "",
                 format!(
@@ -307,6 +326,15 @@ impl ClientSettings {
                 ),
             ));
         }
+        let keys = match self.jwks {
+            Some(jwks) => client_keys(jwks)?,
+            None => Vec::new(),
+        };
+        let methods = auth_methods(
+            self.token_endpoint_auth_method,
+            !secrets.is_empty(),
+            !keys.is_empty(),
+        )?;
         let written = match self.scopes {
             Some(scopes) => scopes,
             None => default_scopes.iter().map(|s| (*s).to_owned()).collect(),
@@ -328,12 +356,98 @@ impl ClientSettings {
             secrets,
             scopes,
             enabled: self.enabled,
+            keys,
+            methods,
         })
     }
 }
 
 fn enabled() -> bool {
     true
+}
+
+/// A client's public keys, parsed; ids unique, and present when there are several (an
+/// assertion picks its key by `kid`).
+fn client_keys(jwks: JwksSettings) -> Result<Vec<Arc<PublicJwk>>, SettingsError> {
+    if jwks.keys.is_empty() {
+        return Err(SettingsError::new(
+            "jwks.keys",
+            "is empty: give at least one public key",
+        ));
+    }
+    let several = jwks.keys.len() > 1;
+    let mut keys: Vec<Arc<PublicJwk>> = Vec::with_capacity(jwks.keys.len());
+    for (index, value) in jwks.keys.iter().enumerate() {
+        let field = format!("jwks.keys[{index}]");
+        let key = PublicJwk::parse(value).map_err(|e| SettingsError::new(&field, e.to_string()))?;
+        match &key.kid {
+            None if several => {
+                return Err(SettingsError::new(
+                    field,
+                    "has no kid: with several keys, each needs one (assertions name theirs)",
+                ));
+            }
+            Some(kid) if keys.iter().any(|k| k.kid.as_ref() == Some(kid)) => {
+                return Err(SettingsError::new(
+                    format!("{field}.kid"),
+                    "is another key's kid: give each key its own",
+                ));
+            }
+            _ => {}
+        }
+        keys.push(Arc::new(key));
+    }
+    Ok(keys)
+}
+
+/// The methods a client may use: those written, each backed by a credential it holds,
+/// or every method it holds credentials for.
+fn auth_methods(
+    written: Option<OneOrMore<String>>,
+    has_secret: bool,
+    has_keys: bool,
+) -> Result<AuthMethods, SettingsError> {
+    const FIELD: &str = "token_endpoint_auth_method";
+    let held = |method: AuthMethod| {
+        if method.uses_secret() {
+            has_secret
+        } else {
+            has_keys
+        }
+    };
+    let Some(written) = written else {
+        return Ok(AuthMethod::ALL.into_iter().filter(|m| held(*m)).collect());
+    };
+    let mut methods = AuthMethods::default();
+    for name in written.into_vec() {
+        let method = AuthMethod::parse(&name).ok_or_else(|| {
+            SettingsError::new(
+                FIELD,
+                format!("names \"{name}\"; use client_secret_basic, client_secret_post or private_key_jwt"),
+            )
+        })?;
+        if !held(method) {
+            return Err(SettingsError::new(
+                FIELD,
+                format!(
+                    "names {name}, but the client has no {}",
+                    if method.uses_secret() {
+                        "secret"
+                    } else {
+                        "jwks"
+                    }
+                ),
+            ));
+        }
+        methods = methods.with(method);
+    }
+    if methods.is_empty() {
+        return Err(SettingsError::new(
+            FIELD,
+            "is empty: give at least one method",
+        ));
+    }
+    Ok(methods)
 }
 
 fn default_lifetime() -> u64 {
@@ -345,6 +459,16 @@ fn parse_argon2id(phc: &str) -> Option<PasswordHashString> {
     let hash = PasswordHash::new(phc).ok()?;
     (hash.algorithm == argon2::Algorithm::Argon2id.ident() && hash.hash.is_some())
         .then(|| hash.serialize())
+}
+
+fn masked_list<T, S: serde::Serializer>(
+    value: &Option<OneOrMore<T>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => serializer.serialize_str("********"),
+        None => serializer.serialize_none(),
+    }
 }
 
 fn masked<S: serde::Serializer>(
@@ -468,7 +592,7 @@ mod tests {
             (
                 json!({ "client_id": "a" }),
                 "",
-                "has neither client_secret nor client_secret_hash: give one",
+                "has neither client_secret nor client_secret_hash: give one (or jwks, for private_key_jwt)",
             ),
             (
                 json!({ "client_id": "a", "client_secret": "s3cret", "client_secret_hash": HASH }),
@@ -508,6 +632,97 @@ mod tests {
                 "{entry}"
             );
             assert!(!error.to_string().contains("s3cret"), "{error}");
+        }
+    }
+
+    const ED_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+
+    #[test]
+    fn a_key_client_needs_no_secret_and_its_methods_default_to_what_it_holds() {
+        let jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": ED_X });
+        let keys_only = client(json!({ "client_id": "k", "jwks": { "keys": [jwk] } })).unwrap();
+        assert!(keys_only.secrets.is_empty());
+        assert_eq!(keys_only.keys.len(), 1);
+        let only = |m| AuthMethods::default().with(m);
+        assert_eq!(keys_only.methods, only(AuthMethod::PrivateKeyJwt));
+        let both = client(json!({
+            "client_id": "b", "client_secret": "s", "jwks": { "keys": [jwk] },
+        }))
+        .unwrap();
+        assert_eq!(both.methods, AuthMethod::ALL.into_iter().collect());
+        let secret = client(json!({ "client_id": "s", "client_secret": "s" })).unwrap();
+        assert!(!secret.methods.contains(AuthMethod::PrivateKeyJwt));
+        let post = client(json!({
+            "client_id": "p", "client_secret": "s", "token_endpoint_auth_method": "client_secret_post",
+        }))
+        .unwrap();
+        assert_eq!(post.methods, only(AuthMethod::ClientSecretPost));
+    }
+
+    #[test]
+    fn key_and_method_errors_name_the_field() {
+        let jwk = |extra: serde_json::Value| {
+            let mut jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": ED_X });
+            for (k, v) in extra.as_object().unwrap() {
+                jwk[k] = v.clone();
+            }
+            jwk
+        };
+        for (entry, field, message) in [
+            (
+                json!({ "jwks": { "keys": [jwk(json!({ "d": ED_X }))] } }),
+                "jwks.keys[0]",
+                "holds a private or symmetric key: give the public key only (no d, p, q, dp, dq, qi, oth or k)",
+            ),
+            (
+                json!({ "jwks": { "keys": [] } }),
+                "jwks.keys",
+                "is empty: give at least one public key",
+            ),
+            (
+                json!({ "jwks": { "keys": [jwk(json!({ "kid": "a" })), jwk(json!({}))] } }),
+                "jwks.keys[1]",
+                "has no kid: with several keys, each needs one (assertions name theirs)",
+            ),
+            (
+                json!({ "jwks": { "keys": [jwk(json!({ "kid": "a" })), jwk(json!({ "kid": "a" }))] } }),
+                "jwks.keys[1].kid",
+                "is another key's kid: give each key its own",
+            ),
+            (
+                json!({ "jwks": { "keys": [jwk(json!({ "alg": "RS256" }))] } }),
+                "jwks.keys[0]",
+                "is not an Ed25519, P-256, P-384 or RSA key for EdDSA, ES256, ES384, RS256 or PS256",
+            ),
+            (
+                json!({ "client_secret": "s", "token_endpoint_auth_method": "none" }),
+                "token_endpoint_auth_method",
+                "names \"none\"; use client_secret_basic, client_secret_post or private_key_jwt",
+            ),
+            (
+                json!({ "client_secret": "s", "token_endpoint_auth_method": ["private_key_jwt"] }),
+                "token_endpoint_auth_method",
+                "names private_key_jwt, but the client has no jwks",
+            ),
+            (
+                json!({ "jwks": { "keys": [jwk(json!({}))] }, "token_endpoint_auth_method": "client_secret_basic" }),
+                "token_endpoint_auth_method",
+                "names client_secret_basic, but the client has no secret",
+            ),
+            (
+                json!({ "client_secret": "s", "token_endpoint_auth_method": [] }),
+                "token_endpoint_auth_method",
+                "is empty: give at least one method",
+            ),
+        ] {
+            let mut entry = entry;
+            entry["client_id"] = "c".into();
+            let error = client(entry.clone()).unwrap_err();
+            assert_eq!(
+                (error.field(), error.message()),
+                (field, message),
+                "{entry}"
+            );
         }
     }
 
