@@ -8,7 +8,9 @@
 #   4. authlib (sends Basic unencoded) obtaining tokens by every method it has
 #   5. openid-client discovering the token endpoint (RFC 8414) from a URL issuer
 #   6. PyJWT verifying EdDSA and ES256 tokens from the published JWKS
-#   7. schemathesis, all checks, with a valid Bearer token
+#   7. a DPoP client made with PyJWT (e2e/dpop_call.py, the README's script), with and
+#      without server nonces
+#   8. schemathesis, all checks, with a valid Bearer token
 # Installs what it needs (apt-get, pip, npm; versions pinned) and caches nothing outside
 # target/. Usage: e2e/run.sh (from anywhere); CI calls it from .ci/run.
 set -euo pipefail
@@ -111,7 +113,14 @@ print(re.search(r"-----BEGIN PRIVATE KEY-----.*?-----END PRIVATE KEY-----", sys.
   python3 e2e/jwks_check.py "$base" "$algorithm"
 done
 
-say "7. schemathesis, all checks"
+say "7. DPoP with PyJWT: a bound token, a write with a proof, the proof replayed (e2e/dpop_call.py)"
+start_server dpop
+python3 e2e/dpop_call.py "$base" foobarbaz '#!_7h3qu1ck8r0wnf0xjump50v3r7h3l42yd09=@42'
+start_server dpop-nonces APP_DPOP__REQUIRE_NONCE=true \
+  APP_DPOP__NONCE_KEY=an-e2e-nonce-key-of-at-least-32-bytes
+python3 e2e/dpop_call.py "$base" foobarbaz '#!_7h3qu1ck8r0wnf0xjump50v3r7h3l42yd09=@42'
+
+say "8. schemathesis, all checks"
 # Every fuzzed token request with made-up credentials is a failed client authentication
 # from 127.0.0.1: give this server a throttle that the fuzzer cannot trip.
 start_server schemathesis APP_THROTTLE__MAX_FAILURES=1000000

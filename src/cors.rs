@@ -17,9 +17,10 @@ use poem::{
 };
 
 /// Request headers a page may send (`Access-Control-Allow-Headers`).
-pub const ALLOW_HEADERS: &str = "Authorization, Content-Type, X-Requested-With, X-Request-Id";
+pub const ALLOW_HEADERS: &str = "Authorization, Content-Type, DPoP, X-Requested-With, X-Request-Id";
 /// Response headers a page may read beyond the CORS-safelisted ones.
-pub const EXPOSE_HEADERS: &str = "Location, WWW-Authenticate, Retry-After, X-Request-Id";
+pub const EXPOSE_HEADERS: &str =
+    "Location, WWW-Authenticate, Retry-After, DPoP-Nonce, X-Request-Id";
 /// How long a browser may cache a preflight's answer, in seconds.
 pub const MAX_AGE_SECONDS: u32 = 600;
 

@@ -206,9 +206,13 @@ impl Error {
                         problem_response(status, &body)
                     }
                 };
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, refused.challenge().clone());
+                let headers = response.headers_mut();
+                for challenge in refused.challenges() {
+                    headers.append(header::WWW_AUTHENTICATE, challenge.clone());
+                }
+                if refusal == Refusal::ProofUnavailable {
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                }
                 response
             }
             Error::MethodNotAllowed { allow } => {

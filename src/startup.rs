@@ -14,6 +14,10 @@ use poem::{
     middleware::CatchPanic,
     web::Html,
 };
+use poem_bearer::{
+    dpop::{DPOP, NONCE_HEADER},
+    token::now_seconds,
+};
 
 use poem::{
     IntoResponse,
@@ -128,6 +132,14 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
             },
         })?;
 
+    if config.public_url.is_none() && config.address.is_unspecified() {
+        tracing::warn!(
+            address = %config.address,
+            "public_url is not set and the server listens on every address: DPoP proofs \
+             name the URL their client used, which cannot match http://{local_addr}; \
+             set public_url to the URL clients use"
+        );
+    }
     let public_url = config.public_url.clone().unwrap_or_else(|| {
         let scheme = if config.tls.is_some() {
             "https"
@@ -277,6 +289,26 @@ async fn routes(
             })
             .boxed()
         }
+        None => app,
+    };
+    // While nonces are required, every answer to a request with a proof hands out a
+    // fresh one (RFC 9449 §8.2), so clients keep theirs current without a refusal.
+    let app = match config.dpop_nonces.clone() {
+        Some(nonces) => app
+            .around(move |endpoint, request| {
+                let nonces = nonces.clone();
+                async move {
+                    let proof = request.headers().contains_key(DPOP);
+                    let mut response = endpoint.call(request).await?;
+                    if proof
+                        && let Ok(nonce) = HeaderValue::from_str(&nonces.current(now_seconds()))
+                    {
+                        response.headers_mut().insert(NONCE_HEADER, nonce);
+                    }
+                    Ok(response)
+                }
+            })
+            .boxed(),
         None => app,
     };
     Ok(app

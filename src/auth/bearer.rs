@@ -7,6 +7,8 @@ pub use poem_bearer::{
     BEARER_SCHEME, Bearer as BearerAuth, OAUTH2_SCHEME, TrustedIssuer, Validator,
 };
 
+use poem_bearer::{dpop::Nonces, replay::ReplayCache};
+
 use super::ClientDirectory;
 use crate::config::JwtConfig;
 
@@ -16,21 +18,31 @@ pub const REALM: &str = "players";
 pub const TOKEN_URL: &str = "/auth/token";
 
 /// The validator of writes: this API's own tokens (a disabled or removed client's
-/// refused at once), and those of the trusted issuers, whose keys it fetches now.
+/// refused at once), and those of the trusted issuers, whose keys it fetches now; bound
+/// tokens with DPoP proofs for `public_url`, their `jti`s kept in `proofs`, carrying
+/// one of `nonces` when given.
 pub async fn validator(
     jwt: &JwtConfig,
     trusted: &[TrustedIssuer],
     clients: Arc<ClientDirectory>,
+    public_url: &str,
+    proofs: Arc<dyn ReplayCache>,
+    nonces: Option<Arc<Nonces>>,
 ) -> Result<Arc<Validator>, poem_bearer::SettingsError> {
-    trusted
+    let builder = trusted
         .iter()
         .fold(
             Validator::builder(REALM).local(&jwt.issuer, &jwt.audience, jwt.keys.clone()),
             |builder, issuer| builder.trust(issuer.clone()),
         )
         .client_check(move |client_id| clients.is_enabled(client_id))
-        .build()
-        .await
+        .dpop(public_url, proofs);
+    match nonces {
+        Some(nonces) => builder.dpop_nonces(nonces),
+        None => builder,
+    }
+    .build()
+    .await
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ pub use poem_client_credentials::{clients, endpoint, hashing, throttle};
 
 use std::{sync::Arc, time::Duration};
 
-use poem_bearer::replay::ReplayCache;
+use poem_bearer::replay::{MemoryReplayCache, ReplayCache};
 use poem_client_credentials::{Events, TokenEndpoint};
 
 use crate::config::Config;
@@ -53,10 +53,15 @@ impl Auth {
         events: Arc<dyn Events>,
     ) -> Result<Self, poem_bearer::SettingsError> {
         let clients = Arc::new(ClientDirectory::new(ClientRegistry::new(&config.clients)));
+        // DPoP proofs are kept per instance (their window is a minute); the token endpoint
+        // and the writes share one cache.
+        let proofs: Arc<dyn ReplayCache> =
+            Arc::new(MemoryReplayCache::new(crate::replay::MEMORY_CAPACITY));
         let endpoint = TokenEndpoint::builder(clients.clone(), config.jwt.token_issuer())
             .public_url(public_url)
             .strict_assertion_audience(config.client_assertion.strict_audience)
             .replay_cache(replay)
+            .dpop_replay_cache(proofs.clone())
             .realm(bearer::REALM)
             .throttle(
                 config.throttle.max_failures,
@@ -67,11 +72,22 @@ impl Auth {
                 config.limits.body_bytes,
                 Duration::from_secs(config.limits.body_timeout_seconds),
             )
-            .events(events)
-            .build()?;
+            .events(events);
+        let endpoint = match &config.dpop_nonces {
+            Some(nonces) => endpoint.dpop_nonces(nonces.clone()),
+            None => endpoint,
+        }
+        .build()?;
         Ok(Self {
-            validator: bearer::validator(&config.jwt, &config.trusted_issuers, clients.clone())
-                .await?,
+            validator: bearer::validator(
+                &config.jwt,
+                &config.trusted_issuers,
+                clients.clone(),
+                public_url,
+                proofs,
+                config.dpop_nonces.clone(),
+            )
+            .await?,
             endpoint,
             clients,
         })

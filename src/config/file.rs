@@ -49,6 +49,7 @@ pub(super) fn settings_schema() -> serde_json::Map<String, serde_json::Value> {
         enabled: true,
         jwks: Some(Default::default()),
         token_endpoint_auth_method: None,
+        dpop_bound_access_tokens: false,
     });
     probe.jwt.previous_keys.push(PreviousKeySettings::default());
     // Every optional member set, or it would be left out of the schema.

@@ -25,6 +25,7 @@ use std::{
     fmt,
     net::{IpAddr, Ipv4Addr},
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use figment::{
@@ -86,6 +87,9 @@ const KNOWN_ENV_KEYS: &[&str] = &[
     "clients",
     "client_assertion",
     "client_assertion.strict_audience",
+    "dpop",
+    "dpop.require_nonce",
+    "dpop.nonce_key",
     "public_url",
     "trusted_proxies",
     "throttle",
@@ -175,6 +179,8 @@ pub struct Config {
     /// Other issuers whose tokens writes accept besides this server's own.
     pub trusted_issuers: Vec<TrustedIssuer>,
     pub client_assertion: ClientAssertionConfig,
+    /// DPoP server nonces, when `dpop.require_nonce` is on.
+    pub dpop_nonces: Option<Arc<poem_bearer::dpop::Nonces>>,
 }
 
 /// The token issuer's settings, checked: keys parsed, `iss`, `aud`, lifetime.
@@ -260,6 +266,7 @@ impl Config {
                     "client_id": c.client_id,
                     "scopes": c.scopes,
                     "enabled": c.enabled,
+                    "dpop_bound_access_tokens": c.dpop_bound,
                     "token_endpoint_auth_method": AuthMethod::ALL
                         .into_iter()
                         .filter(|m| c.methods.contains(*m))
@@ -278,6 +285,10 @@ impl Config {
                 shown_client
             }).collect::<Vec<_>>(),
             "client_assertion": self.client_assertion,
+            "dpop": {
+                "require_nonce": self.dpop_nonces.is_some(),
+                "nonce_key": self.dpop_nonces.as_ref().map(|_| "********"),
+            },
             // Issuers, URLs (never with credentials) and audiences: nothing secret.
             "trusted_issuers": self.trusted_issuers,
         })

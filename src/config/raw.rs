@@ -38,6 +38,29 @@ pub struct RawConfig {
     pub trusted_issuers: Vec<TrustedIssuer>,
     #[serde(default)]
     pub client_assertion: ClientAssertionConfig,
+    #[serde(default)]
+    pub dpop: RawDpop,
+}
+
+/// DPoP (RFC 9449) server nonces.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDpop {
+    /// Proofs must carry a nonce this server (any instance) handed out.
+    pub require_nonce: bool,
+    /// The key nonces are derived with: at least 32 bytes, the same on every instance.
+    #[serde(serialize_with = "serialize_masked")]
+    pub nonce_key: Option<SecretString>,
+}
+
+pub(super) fn serialize_masked<S: serde::Serializer>(
+    value: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => serializer.serialize_str("********"),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// `private_key_jwt` client assertions.
@@ -225,6 +248,11 @@ impl RawConfig {
             clients: Vec::new(),
             trusted_issuers: Vec::new(),
             client_assertion: ClientAssertionConfig::default(),
+            dpop: RawDpop {
+                require_nonce: false,
+                // Set, or the schema would not list it.
+                nonce_key: Some(SecretString::from("")),
+            },
         }
     }
 }

@@ -33,6 +33,20 @@ impl TryFrom<RawConfig> for Config {
         let trusted_issuers = check_trusted_issuers(raw.trusted_issuers, &jwt.issuer)?;
 
         let public_url = raw.public_url.map(|u| parse_public_url(&u)).transpose()?;
+        let dpop_nonces = match (raw.dpop.require_nonce, &raw.dpop.nonce_key) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(ConfigError::new(format!(
+                    "dpop.nonce_key is required when dpop.require_nonce is on: at least 32 bytes, \
+                     the same on every instance (set it in the config file or {})",
+                    env_var_for("dpop.nonce_key")
+                )));
+            }
+            (true, Some(key)) => Some(Arc::new(
+                poem_bearer::dpop::Nonces::new(key.expose_secret().as_bytes())
+                    .map_err(|e| setting_error(e.within("dpop")))?,
+            )),
+        };
         let tls = match (&raw.tls.certs, &raw.tls.key) {
             (Some(certs), Some(key)) => Some(TlsFiles {
                 certs_pem: read_file(certs, "tls.certs")?.into_bytes(),
@@ -106,6 +120,7 @@ impl TryFrom<RawConfig> for Config {
             clients,
             trusted_issuers,
             client_assertion: raw.client_assertion,
+            dpop_nonces,
         })
     }
 }

@@ -8,8 +8,8 @@ use reqwest::{Method, Response};
 
 use crate::helpers::*;
 
-const ALLOW_HEADERS: &str = "Authorization, Content-Type, X-Requested-With, X-Request-Id";
-const EXPOSE_HEADERS: &str = "Location, WWW-Authenticate, Retry-After, X-Request-Id";
+const ALLOW_HEADERS: &str = "Authorization, Content-Type, DPoP, X-Requested-With, X-Request-Id";
+const EXPOSE_HEADERS: &str = "Location, WWW-Authenticate, Retry-After, DPoP-Nonce, X-Request-Id";
 const PAGE: &str = "https://app.example.com";
 
 /// The CORS headers and `Vary` of a response, by name (each sent once).

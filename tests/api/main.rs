@@ -4,6 +4,7 @@ mod assertion;
 mod cli;
 mod clients;
 mod cors;
+mod dpop;
 mod hardening;
 mod helpers;
 mod keys;

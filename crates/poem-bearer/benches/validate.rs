@@ -25,6 +25,7 @@ fn sign(header: &Header, exp: u64) -> String {
         nbf: exp - 3600,
         exp,
         jti: "x".into(),
+        cnf: None,
     };
     jsonwebtoken::encode(
         header,

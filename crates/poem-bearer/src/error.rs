@@ -49,11 +49,15 @@ pub enum Rejection {
     UnknownIssuerKey,
     /// The trusted issuer's keys could not be fetched (never, or not for 24 hours).
     IssuerUnavailable,
+    /// A DPoP-bound token (`cnf.jkt`) sent with the Bearer scheme.
+    Bound,
+    /// A token that is not DPoP-bound sent with the DPoP scheme.
+    NotBound,
 }
 
 impl Rejection {
     /// Every reason, in declaration order.
-    pub const ALL: [Rejection; 15] = [
+    pub const ALL: [Rejection; 17] = [
         Rejection::Malformed,
         Rejection::BadSignature,
         Rejection::Expired,
@@ -69,6 +73,8 @@ impl Rejection {
         Rejection::ClientDisabled,
         Rejection::UnknownIssuerKey,
         Rejection::IssuerUnavailable,
+        Rejection::Bound,
+        Rejection::NotBound,
     ];
 
     /// The fixed description sent as `error_description`.
@@ -91,6 +97,10 @@ impl Rejection {
             Rejection::ClientDisabled => "The token's client is disabled",
             Rejection::UnknownIssuerKey => "The token's key id is not one of its issuer's keys",
             Rejection::IssuerUnavailable => "The keys of the token's issuer are not available",
+            Rejection::Bound => {
+                "The access token is bound to a DPoP key: send it as DPoP, with a proof"
+            }
+            Rejection::NotBound => "The access token is not DPoP-bound: send it as Bearer",
         }
     }
 }
@@ -111,6 +121,15 @@ pub enum Refusal {
     InvalidToken(Rejection),
     /// A valid token without any of the scopes listed: 403 `insufficient_scope`.
     InsufficientScope(&'static str),
+    /// A DPoP-bound token with a missing or bad proof: 401 `invalid_dpop_proof`
+    /// (RFC 9449 §7.1).
+    InvalidProof(crate::dpop::ProofError),
+    /// The proof's `jti` could not be recorded (the replay cache is full or its store is
+    /// down): 503, to retry after a second. Never accepted unrecorded.
+    ProofUnavailable,
+    /// A good proof without the server's current nonce: 401 `use_dpop_nonce`, with a
+    /// `DPoP-Nonce` header to retry with (RFC 9449 §9).
+    UseNonce,
 }
 
 impl Refusal {
@@ -122,16 +141,20 @@ impl Refusal {
             }
             Refusal::Ambiguous => StatusCode::BAD_REQUEST,
             Refusal::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Refusal::InvalidProof(_) | Refusal::UseNonce => StatusCode::UNAUTHORIZED,
+            Refusal::ProofUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     /// The RFC 6750 §3.1 error code, absent when the request had no Bearer credentials.
     pub fn error_code(self) -> Option<&'static str> {
         match self {
-            Refusal::Missing | Refusal::NotBearer => None,
+            Refusal::Missing | Refusal::NotBearer | Refusal::ProofUnavailable => None,
             Refusal::Ambiguous => Some("invalid_request"),
             Refusal::InvalidToken(_) => Some("invalid_token"),
             Refusal::InsufficientScope(_) => Some("insufficient_scope"),
+            Refusal::InvalidProof(_) => Some("invalid_dpop_proof"),
+            Refusal::UseNonce => Some("use_dpop_nonce"),
         }
     }
 
@@ -145,25 +168,58 @@ impl Refusal {
             }
             Refusal::InvalidToken(reason) => reason.description(),
             Refusal::InsufficientScope(_) => "The access token does not allow this operation",
+            Refusal::InvalidProof(reason) => reason.description(),
+            Refusal::ProofUnavailable => {
+                "DPoP proofs cannot be checked for replay right now; retry shortly"
+            }
+            Refusal::UseNonce => "The DPoP proof must carry the nonce in the DPoP-Nonce header",
         }
     }
 }
 
-/// A refused request: its [`Refusal`] and the `WWW-Authenticate` challenge to send.
+/// The scheme a request presented its token with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Authorization: Bearer` (RFC 6750), or no token at all.
+    Bearer,
+    /// `Authorization: DPoP` with a proof (RFC 9449).
+    DPoP,
+}
+
+/// A refused request: its [`Refusal`] and the `WWW-Authenticate` challenges to send: the
+/// Bearer one, and the DPoP one when the validator accepts DPoP, the challenge of the
+/// scheme the request used first and alone carrying the error.
 #[derive(Debug, Clone)]
 pub struct BearerError {
     refusal: Refusal,
     challenge: HeaderValue,
+    second: Option<HeaderValue>,
+    nonce: Option<HeaderValue>,
 }
 
 impl BearerError {
-    /// The refusal with its challenge for `realm` (see [`Challenges`] for the cached
-    /// form the guards use).
+    /// The refusal with its Bearer challenge for `realm` (see [`Challenges`] for the
+    /// cached form the guards use, with DPoP).
     pub fn new(refusal: Refusal, realm: &str) -> Self {
         BearerError {
             refusal,
             challenge: render_challenge(realm, refusal),
+            second: None,
+            nonce: None,
         }
+    }
+
+    /// The same error with a `DPoP-Nonce` header (RFC 9449 §9).
+    pub fn with_nonce(self, nonce: HeaderValue) -> Self {
+        BearerError {
+            nonce: Some(nonce),
+            ..self
+        }
+    }
+
+    /// The `DPoP-Nonce` value to send, if any.
+    pub fn nonce(&self) -> Option<&HeaderValue> {
+        self.nonce.as_ref()
     }
 
     /// What was wrong.
@@ -171,9 +227,15 @@ impl BearerError {
         self.refusal
     }
 
-    /// The `WWW-Authenticate` value (RFC 6750 §3).
+    /// The first `WWW-Authenticate` value: the challenge of the scheme the request used
+    /// (RFC 6750 §3, RFC 9449 §7.1).
     pub fn challenge(&self) -> &HeaderValue {
         &self.challenge
+    }
+
+    /// Every `WWW-Authenticate` value, in order: one field each.
+    pub fn challenges(&self) -> impl Iterator<Item = &HeaderValue> {
+        std::iter::once(&self.challenge).chain(self.second.as_ref())
     }
 }
 
@@ -205,9 +267,16 @@ impl ResponseError for BearerError {
             .status(self.refusal.status())
             .content_type("application/json")
             .body(serde_json::Value::Object(body).to_string());
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, self.challenge.clone());
+        let headers = response.headers_mut();
+        for challenge in self.challenges() {
+            headers.append(header::WWW_AUTHENTICATE, challenge.clone());
+        }
+        if self.refusal == Refusal::ProofUnavailable {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Some(nonce) = &self.nonce {
+            headers.insert(crate::dpop::NONCE_HEADER, nonce.clone());
+        }
         response
     }
 }
@@ -220,6 +289,8 @@ pub struct Challenges {
     missing: HeaderValue,
     ambiguous: HeaderValue,
     invalid: Arc<[HeaderValue]>,
+    /// The DPoP challenge without an error, when DPoP is accepted.
+    dpop: Option<HeaderValue>,
 }
 
 impl Challenges {
@@ -235,7 +306,36 @@ impl Challenges {
                 .into_iter()
                 .map(|r| render_challenge(realm, Refusal::InvalidToken(r)))
                 .collect(),
+            dpop: None,
         })
+    }
+
+    /// The same challenges, each answer also offering the DPoP scheme (RFC 9449 §7.1).
+    pub fn with_dpop(mut self) -> Self {
+        self.dpop = Some(render_dpop_challenge(&self.realm, None));
+        self
+    }
+
+    /// Whether the answers offer DPoP.
+    pub fn offers_dpop(&self) -> bool {
+        self.dpop.is_some()
+    }
+
+    /// The error for `refusal` of a request that used `scheme`: its challenge first, with
+    /// the error; the other scheme's (when DPoP is offered) second, without.
+    pub fn error_for(&self, refusal: Refusal, scheme: Scheme) -> BearerError {
+        match (scheme, &self.dpop) {
+            (Scheme::DPoP, Some(_)) => BearerError {
+                refusal,
+                challenge: render_dpop_challenge(&self.realm, Some(refusal)),
+                second: Some(self.missing.clone()),
+                nonce: None,
+            },
+            (_, dpop) => BearerError {
+                second: dpop.clone(),
+                ..self.error(refusal)
+            },
+        }
     }
 
     /// The realm these challenges name.
@@ -255,9 +355,14 @@ impl Challenges {
                     None => render_challenge(&self.realm, refusal),
                 }
             }
-            Refusal::InsufficientScope(_) => render_challenge(&self.realm, refusal),
+            _ => render_challenge(&self.realm, refusal),
         };
-        BearerError { refusal, challenge }
+        BearerError {
+            refusal,
+            challenge,
+            second: None,
+            nonce: None,
+        }
     }
 }
 
@@ -276,18 +381,37 @@ pub fn check_realm(realm: &str) -> Result<(), String> {
 
 fn render_challenge(realm: &str, refusal: Refusal) -> HeaderValue {
     let mut value = format!("Bearer realm=\"{realm}\"");
+    push_error(&mut value, refusal);
+    // Every part is fixed printable ASCII (the realm is checked by `Challenges::new`).
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+}
+
+/// `DPoP realm="..", algs=".."`, with `refusal`'s error when the request used DPoP.
+fn render_dpop_challenge(realm: &str, refusal: Option<Refusal>) -> HeaderValue {
+    let mut value = format!(
+        "DPoP realm=\"{realm}\", algs=\"{}\"",
+        crate::dpop::ALGORITHM_NAMES
+    );
+    if let Some(refusal) = refusal {
+        push_error(&mut value, refusal);
+    }
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("DPoP"))
+}
+
+fn push_error(value: &mut String, refusal: Refusal) {
     if let Some(code) = refusal.error_code() {
         value.push_str(&format!(", error=\"{code}\""));
     }
     match refusal {
-        Refusal::InvalidToken(reason) => {
-            value.push_str(&format!(", error_description=\"{}\"", reason.description()));
+        Refusal::InvalidToken(_) | Refusal::InvalidProof(_) | Refusal::UseNonce => {
+            value.push_str(&format!(
+                ", error_description=\"{}\"",
+                refusal.description()
+            ));
         }
         Refusal::InsufficientScope(scope) => value.push_str(&format!(", scope=\"{scope}\"")),
         _ => {}
     }
-    // Every part is fixed printable ASCII (the realm is checked by `Challenges::new`).
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
 }
 
 #[cfg(test)]
@@ -332,6 +456,52 @@ mod tests {
                     .ends_with(&format!("error_description=\"{}\"", reason.description()))
             );
         }
+    }
+
+    #[test]
+    fn with_dpop_the_used_schemes_challenge_comes_first_and_alone_has_the_error() {
+        let challenges = Challenges::new("api").unwrap().with_dpop();
+        let dpop = "DPoP realm=\"api\", algs=\"EdDSA ES256 ES384 RS256 PS256\"";
+        let shown = |error: BearerError| {
+            error
+                .challenges()
+                .map(|c| c.to_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            shown(challenges.error_for(Refusal::Missing, Scheme::Bearer)),
+            ["Bearer realm=\"api\"", dpop]
+        );
+        assert_eq!(
+            shown(challenges.error_for(Refusal::InvalidToken(Rejection::Expired), Scheme::Bearer)),
+            [
+                "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"The access token expired\"",
+                dpop
+            ]
+        );
+        let proof = Refusal::InvalidProof(crate::dpop::ProofError::Replayed);
+        assert_eq!(
+            shown(challenges.error_for(proof, Scheme::DPoP)),
+            [
+                format!(
+                    "{dpop}, error=\"invalid_dpop_proof\", error_description=\"The DPoP proof was used before\""
+                ),
+                "Bearer realm=\"api\"".to_owned()
+            ]
+        );
+        assert_eq!(
+            shown(challenges.error_for(Refusal::InsufficientScope("a"), Scheme::DPoP)),
+            [
+                format!("{dpop}, error=\"insufficient_scope\", scope=\"a\""),
+                "Bearer realm=\"api\"".to_owned()
+            ]
+        );
+        // Without DPoP, one challenge, as before.
+        let plain = Challenges::new("api").unwrap();
+        assert_eq!(
+            shown(plain.error_for(Refusal::Missing, Scheme::DPoP)).len(),
+            1
+        );
     }
 
     #[test]

@@ -5,14 +5,19 @@ use std::{marker::PhantomData, ops::Deref, sync::Arc};
 
 use poem::{
     Request, RequestBody,
-    http::{StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
 };
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ExtractParamOptions, OAuthScopes,
     registry::{MetaOAuthFlow, MetaOAuthFlows, MetaSecurityScheme, Registry},
 };
 
-use crate::{Claims, Refusal, Rejection, Validator};
+use crate::{
+    Claims, Refusal, Rejection, Scheme, Validator,
+    dpop::{DPOP, Proof, ProofError, check_proof, normalize_url},
+    replay::ReplayError,
+    token::now_seconds,
+};
 
 /// The name of the `http bearer` security scheme in the spec.
 pub const BEARER_SCHEME: &str = "bearerAuth";
@@ -161,20 +166,69 @@ impl<'a, R: Requirement> ApiExtractor<'a> for Bearer<R> {
             .ok_or_else(|| validator.refuse(Refusal::Missing))?;
         // Not UTF-8 cannot be a b64token either: decoded lossily, it is refused below.
         let value = String::from_utf8_lossy(value.as_bytes());
-        let token = parse_bearer(&value).ok_or_else(|| validator.refuse(Refusal::NotBearer))?;
+        let (scheme, token) = match parse_bearer(&value) {
+            Some(token) => (Scheme::Bearer, token),
+            None => match parse_dpop(&value).filter(|_| validator.accepts_dpop()) {
+                Some(token) => (Scheme::DPoP, token),
+                None => return Err(validator.refuse(Refusal::NotBearer).into()),
+            },
+        };
+        let refuse = |refusal: Refusal| poem::Error::from(validator.refuse_for(refusal, scheme));
         if !is_b64token(token) {
-            return Err(validator
-                .refuse(Refusal::InvalidToken(Rejection::Malformed))
-                .into());
+            return Err(refuse(Refusal::InvalidToken(Rejection::Malformed)));
         }
         let claims = validator
             .validate(token)
             .await
-            .map_err(|reason| validator.refuse(Refusal::InvalidToken(reason)))?;
-        if !R::ANY_OF.iter().any(|scope| claims.has_scope(scope.name())) {
-            return Err(validator
-                .refuse(Refusal::InsufficientScope(challenge_scopes::<R>()))
+            .map_err(|reason| refuse(Refusal::InvalidToken(reason)))?;
+        let proof = match (scheme, &claims.bound_to) {
+            (Scheme::Bearer, None) => None,
+            (Scheme::Bearer, Some(_)) => {
+                return Err(refuse(Refusal::InvalidToken(Rejection::Bound)));
+            }
+            (Scheme::DPoP, None) => return Err(refuse(Refusal::InvalidToken(Rejection::NotBound))),
+            (Scheme::DPoP, Some(jkt)) => Some(
+                dpop_proof(request, validator, token, jkt)
+                    .map_err(|e| refuse(Refusal::InvalidProof(e)))?,
+            ),
+        };
+        // The nonce last: a proof wrong in any other way is told so first.
+        if let (Some(proof), Some(nonces)) = (
+            &proof,
+            validator.dpop_policy().and_then(|p| p.nonces.as_ref()),
+        ) {
+            let now = now_seconds();
+            if !proof
+                .nonce
+                .as_deref()
+                .is_some_and(|n| nonces.accepts(n, now))
+            {
+                let error = validator.refuse_for(Refusal::UseNonce, scheme);
+                return Err(match HeaderValue::from_str(&nonces.current(now)) {
+                    Ok(nonce) => error.with_nonce(nonce),
+                    Err(_) => error,
+                }
                 .into());
+            }
+        }
+        if !R::ANY_OF.iter().any(|scope| claims.has_scope(scope.name())) {
+            return Err(refuse(Refusal::InsufficientScope(challenge_scopes::<R>())));
+        }
+        // Last, once everything else holds: a refused request leaves its proof unused.
+        if let (Some(proof), Some(policy)) = (proof, validator.dpop_policy()) {
+            match policy
+                .replay
+                .record(&proof.jkt, &proof.jti, proof.replay_until)
+                .await
+            {
+                Ok(()) => {}
+                Err(ReplayError::Replayed) => {
+                    return Err(refuse(Refusal::InvalidProof(ProofError::Replayed)));
+                }
+                Err(ReplayError::Full | ReplayError::Unavailable) => {
+                    return Err(refuse(Refusal::ProofUnavailable));
+                }
+            }
         }
         Ok(Bearer {
             claims,
@@ -196,6 +250,45 @@ fn challenge_scopes<R: Requirement>() -> &'static str {
     rendered
         .entry(TypeId::of::<R>())
         .or_insert_with(|| Box::leak(joined().into_boxed_str()))
+}
+
+/// The request's one DPoP proof, checked against its method, its URL (the validator's
+/// public URL and the request's path), `token` and the key `jkt` the token is bound to.
+fn dpop_proof(
+    request: &Request,
+    validator: &Validator,
+    token: &str,
+    jkt: &str,
+) -> Result<Proof, ProofError> {
+    let policy = validator.dpop_policy().ok_or(ProofError::Missing)?;
+    let mut proofs = request.headers().get_all(DPOP).iter();
+    let proof = proofs.next().ok_or(ProofError::Missing)?;
+    if proofs.next().is_some() {
+        return Err(ProofError::Several);
+    }
+    let proof = proof.to_str().map_err(|_| ProofError::Malformed)?;
+    let url = normalize_url(&format!("{}{}", policy.public_url, request.uri().path()))
+        .ok_or(ProofError::WrongUrl)?;
+    let checked = check_proof(
+        proof,
+        request.method().as_str(),
+        &url,
+        Some(token),
+        now_seconds(),
+    )?;
+    if checked.jkt != jkt {
+        return Err(ProofError::WrongKey);
+    }
+    Ok(checked)
+}
+
+/// The token of an `Authorization` value in the DPoP scheme (case-insensitive), or
+/// `None` for another scheme.
+pub fn parse_dpop(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    scheme
+        .eq_ignore_ascii_case(DPOP)
+        .then(|| token.trim_matches(' '))
 }
 
 /// Whether the request carries more than one `Authorization` field. Which of them counts

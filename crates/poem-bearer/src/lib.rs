@@ -42,6 +42,7 @@
 
 #![deny(missing_docs)]
 
+pub mod dpop;
 mod error;
 mod guard;
 pub mod keys;
@@ -52,7 +53,7 @@ mod settings;
 pub mod token;
 mod validator;
 
-pub use error::{BearerError, Challenges, Refusal, Rejection, check_realm};
+pub use error::{BearerError, Challenges, Refusal, Rejection, Scheme, check_realm};
 pub use guard::{
     BEARER_SCHEME, Bearer, OAUTH2_SCHEME, Requirement, Schemes, has_several_authorizations,
     is_b64token, parse_bearer,

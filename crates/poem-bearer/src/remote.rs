@@ -297,6 +297,7 @@ impl Remote {
             issued_at: claims.iat,
             expires_at: claims.exp,
             local: false,
+            bound_to: claims.cnf.map(|cnf| cnf.jkt),
         })
     }
 
@@ -561,6 +562,8 @@ struct RemoteClaims {
     azp: Option<String>,
     #[serde(default)]
     scope: Option<String>,
+    #[serde(default)]
+    cnf: Option<crate::token::Confirmation>,
 }
 
 #[cfg(test)]

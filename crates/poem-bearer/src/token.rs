@@ -33,6 +33,16 @@ pub struct AccessClaims {
     pub exp: u64,
     /// Unique per token.
     pub jti: String,
+    /// The key the token is bound to (RFC 9449 §6.1), for DPoP-bound tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A token's `cnf` claim (RFC 7800): the key its holder must prove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 SHA-256 thumbprint of the DPoP key, base64url.
+    pub jkt: String,
 }
 
 /// The JOSE header of every token the current key of `keys` signs.

@@ -10,9 +10,10 @@ use jsonwebtoken::{Algorithm, Validation, errors::ErrorKind};
 use serde::Deserialize;
 
 use crate::{
-    Challenges, Rejection, SettingsError,
+    Challenges, Rejection, Scheme, SettingsError,
     keys::KeySet,
     remote::{Remote, TrustedIssuer, is_access_token_type},
+    replay::ReplayCache,
     token::own_header_segment,
 };
 
@@ -39,6 +40,8 @@ pub struct Claims {
     pub expires_at: u64,
     /// Whether it was verified with the local keys (not a trusted issuer's).
     pub local: bool,
+    /// `cnf.jkt`: the thumbprint of the DPoP key the token is bound to, if it is bound.
+    pub bound_to: Option<String>,
 }
 
 impl Claims {
@@ -70,6 +73,7 @@ pub struct Validator {
     local: Option<Local>,
     trusted: Vec<Arc<Remote>>,
     challenges: Challenges,
+    dpop: Option<DpopPolicy>,
     client_check: Option<ClientCheck>,
     on_refusal: Option<RefusalHook>,
 }
@@ -82,8 +86,18 @@ struct Local {
     own_header: Option<String>,
 }
 
+/// Where DPoP proofs must point, and where their `jti`s are kept.
+pub(crate) struct DpopPolicy {
+    /// The public URL, without a trailing slash: a proof's `htu` is it and the path.
+    pub(crate) public_url: String,
+    pub(crate) replay: Arc<dyn ReplayCache>,
+    pub(crate) nonces: Option<Arc<crate::dpop::Nonces>>,
+}
+
 /// How a [`Validator`] is put together.
 pub struct ValidatorBuilder {
+    dpop: Option<(String, Arc<dyn ReplayCache>)>,
+    nonces: Option<Arc<crate::dpop::Nonces>>,
     realm: String,
     local: Option<(String, String, Arc<KeySet>)>,
     trusted: Vec<TrustedIssuer>,
@@ -95,6 +109,8 @@ impl Validator {
     /// Starts a validator whose challenges name `realm` (RFC 6750 §3).
     pub fn builder(realm: impl Into<String>) -> ValidatorBuilder {
         ValidatorBuilder {
+            dpop: None,
+            nonces: None,
             realm: realm.into(),
             local: None,
             trusted: Vec::new(),
@@ -105,10 +121,25 @@ impl Validator {
 
     /// The error a guard answers `refusal` with, after telling the refusal hook.
     pub fn refuse(&self, refusal: crate::Refusal) -> crate::BearerError {
+        self.refuse_for(refusal, Scheme::Bearer)
+    }
+
+    /// The error a guard answers `refusal` of a request that used `scheme` with, after
+    /// telling the refusal hook.
+    pub fn refuse_for(&self, refusal: crate::Refusal, scheme: Scheme) -> crate::BearerError {
         if let Some(hook) = &self.on_refusal {
             hook(refusal);
         }
-        self.challenges.error(refusal)
+        self.challenges.error_for(refusal, scheme)
+    }
+
+    /// Whether DPoP-bound tokens are accepted ([`ValidatorBuilder::dpop`]).
+    pub fn accepts_dpop(&self) -> bool {
+        self.dpop.is_some()
+    }
+
+    pub(crate) fn dpop_policy(&self) -> Option<&DpopPolicy> {
+        self.dpop.as_ref()
     }
 
     /// The challenges of this validator's realm.
@@ -240,6 +271,7 @@ impl Validator {
             issued_at: Some(c.iat),
             expires_at: c.exp,
             local: true,
+            bound_to: c.cnf.map(|cnf| cnf.jkt),
         })
     }
 }
@@ -269,6 +301,24 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Accepts DPoP-bound tokens (RFC 9449) too, sent as `Authorization: DPoP <token>`
+    /// with a proof whose `htu` is `public_url` and the request's path (never a URL
+    /// derived from `Host` or `X-Forwarded-*`), each proof's `jti` recorded in `replay`
+    /// for its window. Every 401 then offers both schemes. Without it, `DPoP` is another
+    /// scheme (401, no error) and a bound token is refused.
+    pub fn dpop(mut self, public_url: impl Into<String>, replay: Arc<dyn ReplayCache>) -> Self {
+        self.dpop = Some((public_url.into(), replay));
+        self
+    }
+
+    /// Requires DPoP proofs to carry a server nonce (RFC 9449 §9): a proof without the
+    /// current one is answered 401 `use_dpop_nonce` with a `DPoP-Nonce` header. Give the
+    /// token endpoint the same [`Nonces`](crate::dpop::Nonces).
+    pub fn dpop_nonces(mut self, nonces: Arc<crate::dpop::Nonces>) -> Self {
+        self.nonces = Some(nonces);
+        self
+    }
+
     /// Calls `hook` for every refused request (see [`RefusalHook`]).
     pub fn on_refusal(mut self, hook: impl Fn(crate::Refusal) + Send + Sync + 'static) -> Self {
         self.on_refusal = Some(Arc::new(hook));
@@ -283,8 +333,26 @@ impl ValidatorBuilder {
     /// Errors name the field at fault: `realm`, `issuer`, or `trusted[i].jwks_url`
     /// with `i` the order of [`trust`](Self::trust) calls.
     pub async fn build(self) -> Result<Arc<Validator>, SettingsError> {
-        let challenges =
+        let mut challenges =
             Challenges::new(&self.realm).map_err(|message| SettingsError::new("realm", message))?;
+        let dpop = match self.dpop {
+            Some((public_url, replay)) => {
+                let public_url = public_url.trim_end_matches('/').to_owned();
+                if crate::dpop::normalize_url(&public_url).is_none() {
+                    return Err(SettingsError::new(
+                        "public_url",
+                        "is not an absolute http or https URL",
+                    ));
+                }
+                challenges = challenges.with_dpop();
+                Some(DpopPolicy {
+                    public_url,
+                    replay,
+                    nonces: self.nonces,
+                })
+            }
+            None => None,
+        };
         let local_issuer = self.local.as_ref().map(|(issuer, ..)| issuer.clone());
         let local = self.local.map(|(issuer, audience, keys)| Local {
             validations: keys
@@ -330,6 +398,7 @@ impl ValidatorBuilder {
             local,
             trusted,
             challenges,
+            dpop,
             client_check: self.client_check,
             on_refusal: self.on_refusal,
         }))
@@ -361,6 +430,8 @@ struct LocalClaims {
     jti: String,
     iat: u64,
     exp: u64,
+    #[serde(default)]
+    cnf: Option<crate::token::Confirmation>,
 }
 
 /// The rules a token of `issuer` for `audience` is checked against with a key of

@@ -41,6 +41,7 @@ async fn iat_beyond_the_clock_skew_is_not_valid_yet() {
             nbf: now,
             exp: now + 7200,
             jti: "j".into(),
+            cnf: None,
         };
         jsonwebtoken::encode(
             &header,

@@ -59,6 +59,9 @@ pub struct ClientConfig {
     pub keys: Vec<Arc<PublicJwk>>,
     /// How it may authenticate.
     pub methods: AuthMethods,
+    /// Its tokens must be DPoP-bound: a token request without a proof is refused
+    /// (RFC 9449 §5.2 `dpop_bound_access_tokens`).
+    pub dpop_bound: bool,
 }
 
 impl ClientConfig {
@@ -78,6 +81,7 @@ impl ClientConfig {
             methods: AuthMethods::default()
                 .with(AuthMethod::ClientSecretBasic)
                 .with(AuthMethod::ClientSecretPost),
+            dpop_bound: false,
         }
     }
 }
@@ -209,6 +213,7 @@ pub struct Client {
     checks: Vec<Check>,
     keys: Vec<Arc<PublicJwk>>,
     methods: AuthMethods,
+    dpop_bound: bool,
 }
 
 #[derive(Debug)]
@@ -438,6 +443,7 @@ impl ClientRegistry {
                     checks,
                     keys: config.keys.clone(),
                     methods: config.methods,
+                    dpop_bound: config.dpop_bound,
                 },
             );
         }
@@ -819,6 +825,8 @@ pub struct Granted {
     /// The verified client assertion, whose `jti` the endpoint records once the request
     /// is good.
     pub assertion: Option<VerifiedAssertion>,
+    /// Its tokens must be DPoP-bound.
+    pub dpop_bound: bool,
 }
 
 /// A boxed, sendable future: what [`ClientStore`] methods return, so the store can be a
@@ -900,6 +908,7 @@ impl ClientStore for ClientDirectory {
                 scopes: found.client.scopes.clone(),
                 secret: found.secret,
                 assertion,
+                dpop_bound: found.client.dpop_bound,
             })
         })
     }

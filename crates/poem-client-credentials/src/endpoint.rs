@@ -17,7 +17,12 @@ use poem_openapi::{
     types::Type,
 };
 
-use poem_bearer::replay::{MemoryReplayCache, ReplayCache, ReplayError};
+use poem_bearer::{
+    SettingsError,
+    dpop::{DPOP, Nonces, Proof, ProofError, check_proof, normalize_url},
+    replay::{MemoryReplayCache, ReplayCache, ReplayError},
+    token::now_seconds,
+};
 
 use crate::{
     assertion::{AssertionAudience, CLIENT_ASSERTION_TYPE, claimed_client},
@@ -83,9 +88,10 @@ pub enum GrantType {
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Object)]
 pub struct TokenResponse {
-    /// The access token: a JWT (RFC 9068) to send as `Authorization: Bearer <token>`.
+    /// The access token: a JWT (RFC 9068) to send as `Authorization: Bearer <token>`,
+    /// or, when DPoP-bound, as `Authorization: DPoP <token>` with a proof.
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a token bound to the key of the request's DPoP proof.
     pub token_type: String,
     /// Seconds until the token expires.
     pub expires_in: u64,
@@ -109,7 +115,9 @@ pub enum TokenResponses {
     ),
     /// `invalid_request` (missing, repeated or malformed parameter, unknown content
     /// type, two authentication methods, a `client_id` other than the client
-    /// assertion's), `unsupported_grant_type` or `invalid_scope`.
+    /// assertion's), `unsupported_grant_type`, `invalid_scope`, or `invalid_dpop_proof`
+    /// (a bad `DPoP` proof, two of them, or none for a client whose tokens must be
+    /// bound), or `use_dpop_nonce` (with `DPoP-Nonce`: retry with that nonce).
     #[oai(status = 400)]
     #[allow(dead_code)]
     BadRequest(
@@ -117,6 +125,9 @@ pub enum TokenResponses {
         /// Always `no-store`.
         #[oai(header = "Cache-Control")]
         String,
+        /// With `use_dpop_nonce`: the nonce the next proof must carry.
+        #[oai(header = "DPoP-Nonce")]
+        Option<String>,
     ),
     /// `invalid_client`: unknown client, wrong secret, a client assertion refused (its
     /// description names a failed check of its `exp`, `aud` or `jti` only), no
@@ -369,6 +380,46 @@ fn form_decode(value: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
+/// The request's DPoP proof, checked (RFC 9449 §4.3) against `POST` and `url`, the
+/// token endpoint's URL: `None` without a `DPoP` header.
+fn dpop_proof(
+    request: &Request,
+    url: Option<&str>,
+    nonces: Option<&Nonces>,
+) -> Result<Option<Proof>, TokenError> {
+    let mut proofs = request.headers().get_all(DPOP).iter();
+    let Some(proof) = proofs.next() else {
+        return Ok(None);
+    };
+    if proofs.next().is_some() {
+        return Err(invalid_proof(ProofError::Several));
+    }
+    let proof = proof
+        .to_str()
+        .map_err(|_| invalid_proof(ProofError::Malformed))?;
+    // Without a public URL no proof can name this endpoint.
+    let url = url.ok_or_else(|| invalid_proof(ProofError::WrongUrl))?;
+    let now = now_seconds();
+    let proof = check_proof(proof, "POST", url, None, now).map_err(invalid_proof)?;
+    // The nonce last: a proof wrong in any other way is told so first.
+    if let Some(nonces) = nonces
+        && !proof
+            .nonce
+            .as_deref()
+            .is_some_and(|n| nonces.accepts(n, now))
+    {
+        return Err(match HeaderValue::from_str(&nonces.current(now)) {
+            Ok(nonce) => TokenError::use_dpop_nonce(nonce),
+            Err(_) => invalid_proof(ProofError::Malformed),
+        });
+    }
+    Ok(Some(proof))
+}
+
+fn invalid_proof(error: ProofError) -> TokenError {
+    TokenError::new(OAuthCode::InvalidDpopProof, error.description())
+}
+
 /// Every scope in `requested` if the client may have them all; all of the client's scopes
 /// when nothing is requested.
 pub fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<String, TokenError> {
@@ -403,6 +454,10 @@ pub struct TokenEndpoint {
     issuer: TokenIssuer,
     audience: AssertionAudience,
     replay: Arc<dyn ReplayCache>,
+    /// The URL a DPoP proof's `htu` must name, normalised; `None` without a public URL.
+    proof_url: Option<String>,
+    proof_replay: Arc<dyn ReplayCache>,
+    nonces: Option<Arc<Nonces>>,
     throttle: Arc<Throttle>,
     trusted_proxies: Vec<IpNet>,
     body_limit: BodyLimit,
@@ -417,6 +472,8 @@ pub struct TokenEndpointBuilder {
     public_url: Option<String>,
     strict_audience: bool,
     replay: Option<Arc<dyn ReplayCache>>,
+    proof_replay: Option<Arc<dyn ReplayCache>>,
+    nonces: Option<Arc<Nonces>>,
     realm: String,
     max_failures: u32,
     window: Duration,
@@ -438,6 +495,8 @@ impl TokenEndpoint {
             public_url: None,
             strict_audience: false,
             replay: None,
+            proof_replay: None,
+            nonces: None,
             realm: "api".into(),
             max_failures: 10,
             window: Duration::from_secs(60),
@@ -487,6 +546,21 @@ impl TokenEndpointBuilder {
         self
     }
 
+    /// Where DPoP proofs' `jti`s are kept for their window (by default a
+    /// [`MemoryReplayCache`] of [`DEFAULT_REPLAY_CAPACITY`] entries; a resource
+    /// validator's own cache can be shared).
+    pub fn dpop_replay_cache(mut self, cache: Arc<dyn ReplayCache>) -> Self {
+        self.proof_replay = Some(cache);
+        self
+    }
+
+    /// Requires DPoP proofs to carry a server nonce (RFC 9449 §8): a proof without the
+    /// current one is answered 400 `use_dpop_nonce` with a `DPoP-Nonce` header.
+    pub fn dpop_nonces(mut self, nonces: Arc<Nonces>) -> Self {
+        self.nonces = Some(nonces);
+        self
+    }
+
     /// The realm of the `Basic` challenge of `invalid_client` answers: printable ASCII
     /// without `"` or `\`.
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
@@ -522,8 +596,7 @@ impl TokenEndpointBuilder {
     }
 
     /// The endpoint, ready to attach. Errors name the setting at fault.
-    pub fn build(self) -> Result<Arc<TokenEndpoint>, poem_bearer::SettingsError> {
-        use poem_bearer::SettingsError;
+    pub fn build(self) -> Result<Arc<TokenEndpoint>, SettingsError> {
         let realm_error = |message: String| SettingsError::new("realm", message);
         poem_bearer::check_realm(&self.realm).map_err(realm_error)?;
         let basic_challenge = HeaderValue::from_str(&format!("Basic realm=\"{}\"", self.realm))
@@ -535,7 +608,19 @@ impl TokenEndpointBuilder {
             ));
         }
         let issuer_id = self.issuer.issuer().to_owned();
+        let proof_url = match &self.public_url {
+            Some(url) => Some(normalize_url(&format!("{url}{TOKEN_PATH}")).ok_or_else(|| {
+                SettingsError::new("public_url", "is not an absolute http or https URL")
+            })?),
+            None => None,
+        };
+        let memory = || -> Arc<dyn ReplayCache> {
+            Arc::new(MemoryReplayCache::new(DEFAULT_REPLAY_CAPACITY))
+        };
         Ok(Arc::new(TokenEndpoint {
+            nonces: self.nonces,
+            proof_url,
+            proof_replay: self.proof_replay.unwrap_or_else(memory),
             audience: AssertionAudience {
                 token_endpoint: match &self.public_url {
                     Some(url) => format!("{url}{TOKEN_PATH}"),
@@ -545,9 +630,7 @@ impl TokenEndpointBuilder {
                 issuer: issuer_id,
                 strict: self.strict_audience,
             },
-            replay: self
-                .replay
-                .unwrap_or_else(|| Arc::new(MemoryReplayCache::new(DEFAULT_REPLAY_CAPACITY))),
+            replay: self.replay.unwrap_or_else(memory),
             clients: self.clients,
             issuer: self.issuer,
             throttle: Arc::new(Throttle::new(self.max_failures, self.window)),
@@ -617,6 +700,9 @@ impl TokenApi {
             basic_challenge,
             audience,
             replay,
+            proof_url,
+            proof_replay,
+            nonces,
             ..
         } = endpoint.as_ref();
         if poem_bearer::has_several_authorizations(request) {
@@ -666,6 +752,10 @@ impl TokenApi {
                 ));
             }
         }
+
+        // The proof is checked before the client: a bad one costs no hash work and is not
+        // counted against the source.
+        let proof = dpop_proof(request, proof_url.as_deref(), nonces.as_deref())?;
 
         let source = address.0;
         let challenge = (!from_script(request)).then(|| basic_challenge.clone());
@@ -760,9 +850,26 @@ impl TokenApi {
                 (id, _) => return Err(unusable(id.unwrap_or("-"), "no_credentials")),
             },
         };
+        if found.dpop_bound && proof.is_none() {
+            return Err(invalid_proof(ProofError::Missing));
+        }
         let scope = grant_scope(&found.scopes, params.scope.as_deref())?;
         // Last, once everything else holds: a request refused for another reason leaves
-        // the assertion unused.
+        // the proof and the assertion unused.
+        if let Some(proof) = &proof {
+            match proof_replay
+                .record(&proof.jkt, &proof.jti, proof.replay_until)
+                .await
+            {
+                Ok(()) => {}
+                Err(ReplayError::Replayed) => return Err(invalid_proof(ProofError::Replayed)),
+                Err(ReplayError::Full | ReplayError::Unavailable) => {
+                    return Err(TokenError::unavailable(
+                        "DPoP proofs cannot be checked for replay right now; retry shortly",
+                    ));
+                }
+            }
+        }
         if let Some(verified) = &found.assertion {
             match replay
                 .record(&found.client_id, &verified.jti, verified.replay_until)
@@ -782,7 +889,9 @@ impl TokenApi {
                 }
             }
         }
-        let token = issuer.issue(&found.client_id, scope)?;
+        let bound_to = proof.map(|proof| proof.jkt);
+        let token_type = if bound_to.is_some() { DPOP } else { "Bearer" };
+        let token = issuer.issue_bound(&found.client_id, scope, bound_to)?;
         events.token_issued(&Issued {
             client_id: &found.client_id,
             scope: &token.scope,
@@ -794,7 +903,7 @@ impl TokenApi {
         Ok(TokenResponses::Ok(
             Json(TokenResponse {
                 access_token: token.access_token,
-                token_type: "Bearer".to_owned(),
+                token_type: token_type.to_owned(),
                 expires_in: token.expires_in,
                 scope: token.scope,
             }),

@@ -32,6 +32,10 @@ pub enum OAuthCode {
     TemporarilyUnavailable,
     /// Something broke on the server's side (500).
     ServerError,
+    /// A missing or bad DPoP proof (RFC 9449 §5).
+    InvalidDpopProof,
+    /// A good DPoP proof without the server's current nonce (RFC 9449 §8).
+    UseDpopNonce,
 }
 
 impl OAuthCode {
@@ -45,6 +49,8 @@ impl OAuthCode {
             OAuthCode::TooManyRequests => "too_many_requests",
             OAuthCode::TemporarilyUnavailable => "temporarily_unavailable",
             OAuthCode::ServerError => "server_error",
+            OAuthCode::InvalidDpopProof => "invalid_dpop_proof",
+            OAuthCode::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -54,8 +60,8 @@ impl OAuthCode {
 #[oai(rename = "OAuthError")]
 pub struct OAuthErrorBody {
     /// The error code: `invalid_request`, `invalid_client`, `unsupported_grant_type`,
-    /// `invalid_scope`, `too_many_requests` (429), `temporarily_unavailable` (503) or
-    /// `server_error` (500).
+    /// `invalid_scope`, `invalid_dpop_proof`, `use_dpop_nonce`, `too_many_requests` (429),
+    /// `temporarily_unavailable` (503) or `server_error` (500).
     pub error: String,
     /// A short, fixed explanation.
     pub error_description: String,
@@ -71,6 +77,8 @@ pub struct TokenError {
     challenge: Option<HeaderValue>,
     /// `Retry-After`, in seconds (429 and 503).
     retry_after: Option<u64>,
+    /// `DPoP-Nonce` (`use_dpop_nonce`).
+    nonce: Option<HeaderValue>,
 }
 
 impl TokenError {
@@ -90,7 +98,24 @@ impl TokenError {
             status,
             challenge: None,
             retry_after: None,
+            nonce: None,
         }
+    }
+
+    /// 400 `use_dpop_nonce` with the nonce to retry with (RFC 9449 §8).
+    pub fn use_dpop_nonce(nonce: HeaderValue) -> Self {
+        TokenError {
+            nonce: Some(nonce),
+            ..Self::new(
+                OAuthCode::UseDpopNonce,
+                "The DPoP proof must carry the nonce in the DPoP-Nonce header",
+            )
+        }
+    }
+
+    /// The `DPoP-Nonce` value, if any.
+    pub fn nonce(&self) -> Option<&HeaderValue> {
+        self.nonce.as_ref()
     }
 
     /// 400 `invalid_request`.
@@ -221,6 +246,9 @@ impl ResponseError for TokenError {
         }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(nonce) = &self.nonce {
+            headers.insert(poem_bearer::dpop::NONCE_HEADER, nonce.clone());
         }
         if self.status == StatusCode::REQUEST_TIMEOUT {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jsonwebtoken::Header;
 use poem_bearer::{
     keys::KeySet,
-    token::{AccessClaims, now_seconds, token_header},
+    token::{AccessClaims, Confirmation, now_seconds, token_header},
 };
 use uuid::Uuid;
 
@@ -66,6 +66,17 @@ impl TokenIssuer {
     /// lifetime. `sub` is the client id: with no resource owner, the subject is the client
     /// itself (RFC 9068 §2.2).
     pub fn issue(&self, client_id: &str, scope: String) -> Result<IssuedToken, TokenError> {
+        self.issue_bound(client_id, scope, None)
+    }
+
+    /// As [`TokenIssuer::issue`], the token bound to the DPoP key whose RFC 7638
+    /// thumbprint is `jkt`, when given (`cnf.jkt`, RFC 9449 §6.1).
+    pub fn issue_bound(
+        &self,
+        client_id: &str,
+        scope: String,
+        jkt: Option<String>,
+    ) -> Result<IssuedToken, TokenError> {
         let now = now_seconds();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -77,6 +88,7 @@ impl TokenIssuer {
             nbf: now,
             exp: now + self.lifetime,
             jti: Uuid::new_v4().to_string(),
+            cnf: jkt.map(|jkt| Confirmation { jkt }),
         };
         let access_token = jsonwebtoken::encode(&self.header, &claims, &self.keys.current.key)
             .map_err(|cause| {

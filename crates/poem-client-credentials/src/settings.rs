@@ -254,6 +254,10 @@ pub struct ClientSettings {
     /// `private_key_jwt`, or a list. Absent: every method it has credentials for.
     #[serde(default)]
     pub token_endpoint_auth_method: Option<OneOrMore<String>>,
+    /// Its tokens must be DPoP-bound (RFC 9449 §5.2): a token request without a proof
+    /// is refused. Default `false`.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     /// The scopes it may be granted. Absent: the defaults the app passes to
     /// [`ClientSettings::load`].
     #[serde(default)]
@@ -358,6 +362,7 @@ impl ClientSettings {
             enabled: self.enabled,
             keys,
             methods,
+            dpop_bound: self.dpop_bound_access_tokens,
         })
     }
 }
