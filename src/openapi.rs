@@ -135,6 +135,23 @@ fn finish(mut doc: Value) -> Value {
             }
         }
     }
+    // Swagger UI builds a JSON body from every property of the schema, the client
+    // assertion's too, which would make the example mix two authentication methods: the
+    // example names the ones a secret client sends.
+    if let Some(json) =
+        doc.pointer_mut("/paths/~1auth~1token/post/requestBody/content/application~1json")
+        && let Some(json) = json.as_object_mut()
+    {
+        json.insert(
+            "example".to_owned(),
+            serde_json::json!({
+                "grant_type": "client_credentials",
+                "client_id": "foobarbaz",
+                "client_secret": "your client secret",
+                "scope": "api:write",
+            }),
+        );
+    }
     doc
 }
 
