@@ -48,6 +48,15 @@ impl Schemes for PlayersSchemes {
     const TOKEN_URL: Option<&'static str> = Some(poem_client_credentials::TOKEN_PATH);
     const BEARER_DESCRIPTION: &'static str =
         "An access token from `POST /auth/token`, sent as `Authorization: Bearer <token>`.";
+    const DPOP_DESCRIPTION: Option<&'static str> = Some(
+        "A DPoP-bound access token (RFC 9449): one from `POST /auth/token` requested with a \
+         `DPoP` proof header (`token_type` `DPoP`), sent as `Authorization: DPoP <token>` \
+         together with a new `DPoP` header on every request: a proof JWT (`typ` `dpop+jwt`, \
+         the public `jwk` in its header) with `htm` the method, `htu` the request URL \
+         without query, `iat`, a unique `jti`, and `ath` the token's SHA-256 (base64url), \
+         signed with EdDSA, ES256, ES384, RS256 or PS256. See the README for a client \
+         script.",
+    );
 }
 
 /// Creating players: `players:create` or `api:write`.

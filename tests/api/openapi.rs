@@ -94,6 +94,8 @@ fn security_schemes_are_http_bearer_and_oauth2_client_credentials() {
         "/auth/token"
     );
     assert!(schemes["oauth2"]["flows"]["clientCredentials"]["scopes"]["api:write"].is_string());
+    assert_eq!(schemes["dpop"]["type"], "http");
+    assert_eq!(schemes["dpop"]["scheme"], "DPoP");
 }
 
 #[test]
@@ -112,7 +114,7 @@ fn writes_are_protected_and_reads_are_not() {
             } else {
                 protected += 1;
                 let requirements = security.unwrap().as_array().unwrap();
-                assert_eq!(requirements.len(), 3, "{id}");
+                assert_eq!(requirements.len(), 4, "{id}");
                 assert_eq!(
                     requirements[0],
                     serde_json::json!({"bearerAuth": []}),
@@ -129,6 +131,8 @@ fn writes_are_protected_and_reads_are_not() {
                     serde_json::json!({"oauth2": ["api:write"]}),
                     "{id}"
                 );
+                // Or a DPoP-bound token (RFC 9449), the proof header described in words.
+                assert_eq!(requirements[3], serde_json::json!({"dpop": []}), "{id}");
                 assert!(
                     op["responses"]["401"]["headers"]["WWW-AUTHENTICATE"].is_object()
                         || op["responses"]["401"]["headers"]["WWW-Authenticate"].is_object(),

@@ -23,6 +23,8 @@ use crate::{
 pub const BEARER_SCHEME: &str = "bearerAuth";
 /// The name of the `oauth2` client-credentials security scheme in the spec.
 pub const OAUTH2_SCHEME: &str = "oauth2";
+/// The name of the `http DPoP` security scheme in the spec (RFC 9449 §7.1).
+pub const DPOP_SCHEME: &str = "dpop";
 
 /// How an API documents its protection: the scopes it knows and where tokens come from.
 /// Implemented once per API, on a type of the app's own.
@@ -39,6 +41,10 @@ pub trait Schemes: Send + Sync + 'static {
     /// The description of the `oauth2` scheme.
     const OAUTH2_DESCRIPTION: &'static str =
         "OAuth 2.0 client-credentials grant (RFC 6749 §4.4): enter the client id and secret.";
+    /// The description of the `dpop` scheme (`http`, scheme `DPoP`), documented when the
+    /// API accepts DPoP-bound tokens ([`ValidatorBuilder::dpop`](crate::ValidatorBuilder::dpop));
+    /// `None`: not documented. OpenAPI 3.0 cannot describe the proof header, so say it here.
+    const DPOP_DESCRIPTION: Option<&'static str> = None;
 }
 
 /// What an operation needs: any one of [`ANY_OF`](Self::ANY_OF). Implemented on a marker
@@ -112,6 +118,22 @@ impl<'a, R: Requirement> ApiExtractor<'a> for Bearer<R> {
                 openid_connect_url: None,
             },
         );
+        if let Some(description) = <R::Schemes as Schemes>::DPOP_DESCRIPTION {
+            registry.create_security_scheme(
+                DPOP_SCHEME,
+                MetaSecurityScheme {
+                    ty: "http",
+                    description: Some(description),
+                    name: None,
+                    key_in: None,
+                    scheme: Some(DPOP),
+                    // OpenAPI 3.0 allows `bearerFormat` only with the `bearer` scheme.
+                    bearer_format: None,
+                    flows: None,
+                    openid_connect_url: None,
+                },
+            );
+        }
         if let Some(token_url) = <R::Schemes as Schemes>::TOKEN_URL {
             registry.create_security_scheme(
                 OAUTH2_SCHEME,
@@ -140,10 +162,14 @@ impl<'a, R: Requirement> ApiExtractor<'a> for Bearer<R> {
     }
 
     fn security_schemes() -> Vec<&'static str> {
-        match <R::Schemes as Schemes>::TOKEN_URL {
-            Some(_) => vec![BEARER_SCHEME, OAUTH2_SCHEME],
-            None => vec![BEARER_SCHEME],
+        let mut schemes = vec![BEARER_SCHEME];
+        if <R::Schemes as Schemes>::TOKEN_URL.is_some() {
+            schemes.push(OAUTH2_SCHEME);
         }
+        if <R::Schemes as Schemes>::DPOP_DESCRIPTION.is_some() {
+            schemes.push(DPOP_SCHEME);
+        }
+        schemes
     }
 
     async fn from_request(

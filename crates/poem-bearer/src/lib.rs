@@ -55,8 +55,8 @@ mod validator;
 
 pub use error::{BearerError, Challenges, Refusal, Rejection, Scheme, check_realm};
 pub use guard::{
-    BEARER_SCHEME, Bearer, OAUTH2_SCHEME, Requirement, Schemes, has_several_authorizations,
-    is_b64token, parse_bearer,
+    BEARER_SCHEME, Bearer, DPOP_SCHEME, OAUTH2_SCHEME, Requirement, Schemes,
+    has_several_authorizations, is_b64token, parse_bearer,
 };
 pub use remote::TrustedIssuer;
 pub use settings::SettingsError;

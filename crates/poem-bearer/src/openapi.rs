@@ -8,9 +8,10 @@
 
 use serde_json::Value;
 
-use crate::{BEARER_SCHEME, OAUTH2_SCHEME, Requirement};
+use crate::{BEARER_SCHEME, DPOP_SCHEME, OAUTH2_SCHEME, Requirement};
 
-/// Rewrites every operation's `security`: `{bearerAuth: [..]}` becomes `{bearerAuth: []}`,
+/// Rewrites every operation's `security`: `{bearerAuth: [..]}` becomes `{bearerAuth: []}`
+/// (and `{dpop: [..]}` `{dpop: []}`),
 /// and `{oauth2: [a, b]}` becomes the alternatives `{oauth2: [a]}`, `{oauth2: [b]}`.
 pub fn correct_scopes(document: &mut Value) {
     let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
@@ -31,8 +32,10 @@ fn split(requirement: Value) -> Vec<Value> {
     let Some(object) = requirement.as_object() else {
         return vec![requirement];
     };
-    if object.contains_key(BEARER_SCHEME) {
-        return vec![serde_json::json!({ BEARER_SCHEME: [] })];
+    for scheme in [BEARER_SCHEME, DPOP_SCHEME] {
+        if object.contains_key(scheme) {
+            return vec![serde_json::json!({ scheme: [] })];
+        }
     }
     match object.get(OAUTH2_SCHEME).and_then(Value::as_array) {
         Some(scopes) if scopes.len() > 1 => scopes
