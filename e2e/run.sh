@@ -8,8 +8,9 @@
 #   4. authlib (sends Basic unencoded) obtaining tokens by every method it has
 #   5. openid-client discovering the token endpoint (RFC 8414) from a URL issuer
 #   6. PyJWT verifying EdDSA and ES256 tokens from the published JWKS
-#   7. a DPoP client made with PyJWT (e2e/dpop_call.py, the README's script), with and
-#      without server nonces
+#   7. openid-client authenticating with private_key_jwt and writing with a DPoP-bound
+#      token (the proof replayed is refused); a DPoP client made with PyJWT
+#      (e2e/dpop_call.py, the README's script), with and without server nonces
 #   8. schemathesis, all checks, with a valid Bearer token
 # Installs what it needs (apt-get, pip, npm; versions pinned) and caches nothing outside
 # target/. Usage: e2e/run.sh (from anywhere); CI calls it from .ci/run.
@@ -50,6 +51,8 @@ start_server() {
   shift
   mkdir -p "$dir"
   sed "s|@DATABASE_URL@|sqlite://$dir/players.db|" e2e/config.toml > "$dir/config.toml"
+  # More configuration for this server, if a step wrote some.
+  if [ -f "$work/$name.extra.toml" ]; then cat "$work/$name.extra.toml" >> "$dir/config.toml"; fi
   env "$@" APP_CONFIG="$dir/config.toml" RUST_LOG=info NO_COLOR=1 "$binary" > "$dir/server.log" 2>&1 &
   pids+=("$!")
   local url=""
@@ -113,7 +116,19 @@ print(re.search(r"-----BEGIN PRIVATE KEY-----.*?-----END PRIVATE KEY-----", sys.
   python3 e2e/jwks_check.py "$base" "$algorithm"
 done
 
-say "7. DPoP with PyJWT: a bound token, a write with a proof, the proof replayed (e2e/dpop_call.py)"
+say "7a. openid-client: private_key_jwt and a DPoP-bound token (RFC 9700's recommendations)"
+# The client as create-client makes it: the key printed once, the entry holding its public JWK.
+"$binary" create-client e2e-signer --auth private_key_jwt --scopes players:create \
+  --profile default > "$work/signer.out" 2>/dev/null
+sed -n 's/^# //p' "$work/signer.out" | sed -n '/BEGIN PRIVATE KEY/,/END PRIVATE KEY/p' \
+  > "$work/signer.pem"
+grep -v '^#' "$work/signer.out" > "$work/signers.extra.toml"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+issuer="http://127.0.0.1:$port"
+start_server signers APP_PORT="$port" APP_JWT__ISSUER="$issuer" APP_PUBLIC_URL="$issuer"
+node e2e/node/dpop.mjs "$issuer" e2e-signer "$work/signer.pem"
+
+say "7b. DPoP with PyJWT: a bound token, a write with a proof, the proof replayed (e2e/dpop_call.py)"
 start_server dpop
 python3 e2e/dpop_call.py "$base" foobarbaz '#!_7h3qu1ck8r0wnf0xjump50v3r7h3l42yd09=@42'
 start_server dpop-nonces APP_DPOP__REQUIRE_NONCE=true \

@@ -473,8 +473,14 @@ async fn discovery_lists_private_key_jwt_and_its_algorithms() {
             "private_key_jwt"
         ])
     );
-    assert_eq!(
-        metadata["token_endpoint_auth_signing_alg_values_supported"],
-        json!(["EdDSA", "ES256", "ES384", "RS256", "PS256"])
-    );
+    for member in [
+        "token_endpoint_auth_signing_alg_values_supported",
+        "dpop_signing_alg_values_supported",
+    ] {
+        assert_eq!(
+            metadata[member],
+            json!(["EdDSA", "ES256", "ES384", "RS256", "PS256"]),
+            "{member}"
+        );
+    }
 }

@@ -340,6 +340,7 @@ async fn the_discovery_document_describes_the_token_endpoint() {
                 ["client_secret_basic", "client_secret_post", "private_key_jwt"],
             "token_endpoint_auth_signing_alg_values_supported":
                 ["EdDSA", "ES256", "ES384", "RS256", "PS256"],
+            "dpop_signing_alg_values_supported": ["EdDSA", "ES256", "ES384", "RS256", "PS256"],
             "scopes_supported": ["api:write", "players:create", "players:update", "players:delete"],
             "response_types_supported": [],
         })

@@ -45,6 +45,7 @@
 pub mod dpop;
 mod error;
 mod guard;
+pub mod jws;
 pub mod keys;
 pub mod openapi;
 mod remote;

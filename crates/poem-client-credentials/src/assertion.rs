@@ -12,8 +12,11 @@
 //! record (single use until `exp` + [`LEEWAY_SECONDS`]): it records it last, once the
 //! whole request is good.
 
-use jsonwebtoken::{Validation, dangerous::insecure_decode_claims};
-use poem_bearer::keys::{PUBLIC_KEY_ALGORITHMS, PublicJwk};
+use jsonwebtoken::dangerous::insecure_decode_claims;
+use poem_bearer::{
+    jws::Jws,
+    keys::{PUBLIC_KEY_ALGORITHMS, PublicJwk},
+};
 use serde::Deserialize;
 
 use crate::clients::Refusal;
@@ -71,6 +74,12 @@ struct Claims {
     jti: Option<String>,
 }
 
+/// Whether a `jti` can be kept: not empty, at most [`MAX_JTI_BYTES`], and no control
+/// characters (which a database's text type may refuse).
+pub fn usable_jti(jti: &str) -> bool {
+    !jti.is_empty() && jti.len() <= MAX_JTI_BYTES && !jti.chars().any(char::is_control)
+}
+
 /// The client an assertion says it comes from (its `iss`), read without verifying it:
 /// only to find the client whose keys then verify it.
 pub fn claimed_client(assertion: &str) -> Option<String> {
@@ -89,17 +98,16 @@ pub fn verify(
     audience: &AssertionAudience,
     now: u64,
 ) -> Result<VerifiedAssertion, Refusal> {
-    let header = jsonwebtoken::decode_header(assertion).map_err(|_| Refusal::MalformedAssertion)?;
-    if !PUBLIC_KEY_ALGORITHMS.contains(&header.alg)
-        || header.jwk.is_some()
-        || header.jku.is_some()
-        || header.x5u.is_some()
-        || header.x5c.is_some()
-        || header.crit.is_some()
+    let jws = Jws::parse(assertion).map_err(|_| Refusal::MalformedAssertion)?;
+    // A key is taken only from the client's registration, never from the assertion
+    // (RFC 8725 §3.10).
+    if ["jwk", "jku", "x5u", "x5c", "crit"]
+        .iter()
+        .any(|member| jws.header.contains_key(*member))
     {
         return Err(Refusal::MalformedAssertion);
     }
-    let found = match header.kid.as_deref() {
+    let found = match jws.header_str("kid") {
         Some(kid) => keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
         None if keys.len() == 1 => keys.first(),
         None => None,
@@ -107,35 +115,22 @@ pub fn verify(
     let Some(key) = found else {
         // As slow as a bad signature, so timing does not tell an unknown key (or, with
         // no keys given, an unknown client) from a known one.
-        spend_a_verification(assertion, header.alg);
+        spend_a_verification(&jws);
         return Err(Refusal::UnknownKey);
     };
-    if key.key.algorithm != header.alg {
+    if key.key.algorithm != jws.alg {
+        spend_a_verification(&jws);
         return Err(Refusal::BadSignature);
     }
-    let claims = decode(assertion, key)
-        .map_err(|_| Refusal::BadSignature)?
-        .claims;
+    let claims: Claims = jws.verify(&key.key.key).ok_or(Refusal::BadSignature)?;
     check_claims(claims, audience, now)
 }
 
-fn decode(
-    assertion: &str,
-    key: &PublicJwk,
-) -> jsonwebtoken::errors::Result<jsonwebtoken::TokenData<Claims>> {
-    let mut validation = Validation::new(key.key.algorithm);
-    validation.required_spec_claims.clear();
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    jsonwebtoken::decode::<Claims>(assertion, &key.key.key, &validation)
-}
-
-/// Verifies `assertion` with a key nobody holds, of `algorithm`: the work a refusal for
-/// a bad signature costs.
-fn spend_a_verification(assertion: &str, algorithm: jsonwebtoken::Algorithm) {
-    if let Some(decoy) = decoys().iter().find(|k| k.key.algorithm == algorithm) {
-        let _ = decode(assertion, decoy);
+/// Verifies `jws` with a key nobody holds, of its algorithm: the work a refusal for a
+/// bad signature costs.
+fn spend_a_verification(jws: &Jws<'_>) {
+    if let Some(decoy) = decoys().iter().find(|k| k.key.algorithm == jws.alg) {
+        let _ = jws.verify::<Claims>(&decoy.key.key);
     }
 }
 
@@ -231,12 +226,13 @@ fn check_claims(
     }
     let jti = claims
         .jti
-        .filter(|j| !j.is_empty() && j.len() <= MAX_JTI_BYTES)
+        .filter(|j| usable_jti(j))
         .ok_or(Refusal::MissingClaim)?;
     Ok(VerifiedAssertion {
         jti,
-        // Whole seconds, rounded up, past which the assertion is refused as expired.
-        replay_until: (exp.ceil().max(0.0) as u64).saturating_add(LEEWAY_SECONDS),
+        // The first whole second at which the assertion is refused as expired: the cache
+        // forgets an entry once `now` reaches it, so at `exp` + leeway it still counts.
+        replay_until: (exp.floor().max(0.0) as u64).saturating_add(LEEWAY_SECONDS + 1),
     })
 }
 
@@ -285,7 +281,7 @@ mod tests {
             check(json!({}), false),
             Ok(VerifiedAssertion {
                 jti: "j1".into(),
-                replay_until: NOW + 360
+                replay_until: NOW + 361
             })
         );
         for (patch, strict, refusal) in [
@@ -315,6 +311,7 @@ mod tests {
             ),
             (json!({ "jti": null }), false, Refusal::MissingClaim),
             (json!({ "jti": "" }), false, Refusal::MissingClaim),
+            (json!({ "jti": "a\u{0}b" }), false, Refusal::MissingClaim),
             (
                 json!({ "jti": "j".repeat(MAX_JTI_BYTES + 1) }),
                 false,
@@ -346,6 +343,28 @@ mod tests {
         }
     }
 
+    /// An assertion still accepted in the last second of its leeway is still single-use
+    /// then: its entry must outlive that second.
+    #[test]
+    fn an_assertion_in_its_last_second_is_still_single_use() {
+        use poem_bearer::replay::{MemoryReplayCache, ReplayError};
+        let exp = NOW;
+        let last = exp + LEEWAY_SECONDS;
+        let claims = claims(serde_json::json!({
+            "iss": "c", "sub": "c", "aud": "https://as.example", "exp": exp, "jti": "j",
+        }));
+        let verified = check_claims(claims, &audience(false), last).unwrap();
+        let cache = MemoryReplayCache::new(10);
+        assert_eq!(
+            cache.record_at("c", "j", verified.replay_until, last),
+            Ok(())
+        );
+        assert_eq!(
+            cache.record_at("c", "j", verified.replay_until, last),
+            Err(ReplayError::Replayed)
+        );
+    }
+
     #[test]
     fn every_algorithm_has_a_decoy_so_unknown_keys_cost_a_verification() {
         let algorithms: Vec<_> = decoys().iter().map(|k| k.key.algorithm).collect();
@@ -359,7 +378,8 @@ mod tests {
         fn an_accepted_jti_is_kept_until_the_assertion_expires(offset in -60.0f64..3660.0) {
             let exp = NOW as f64 + offset;
             let verified = check(serde_json::json!({ "exp": exp }), false).unwrap();
-            prop_assert!(verified.replay_until as f64 >= exp + LEEWAY_SECONDS as f64);
+            // Strictly after: the cache forgets an entry once `now` reaches its end.
+            prop_assert!(verified.replay_until as f64 > exp + LEEWAY_SECONDS as f64);
         }
     }
 }

@@ -560,10 +560,18 @@ impl ClientRegistry {
     ) -> Result<(Authenticated<'_>, VerifiedAssertion), Refusal> {
         let client_id =
             crate::assertion::claimed_client(assertion).ok_or(Refusal::MalformedAssertion)?;
-        let client = self.clients.get(&client_id).ok_or(Refusal::UnknownClient)?;
-        if !client.methods.contains(AuthMethod::PrivateKeyJwt) {
-            return Err(Refusal::MethodNotAllowed);
-        }
+        let client = match self.clients.get(&client_id) {
+            Some(client) if client.methods.contains(AuthMethod::PrivateKeyJwt) => client,
+            found => {
+                // Checked against no key, which costs what a bad signature does: an
+                // unknown client is not told apart by timing either.
+                let _ = crate::assertion::verify(assertion, &[], audience, now_seconds());
+                return Err(match found {
+                    Some(_) => Refusal::MethodNotAllowed,
+                    None => Refusal::UnknownClient,
+                });
+            }
+        };
         let verified = crate::assertion::verify(assertion, &client.keys, audience, now_seconds())?;
         let found = self.enabled(Authenticated { client, secret: 0 })?;
         Ok((found, verified))

@@ -38,6 +38,8 @@ pub struct ServerMetadata {
     pub token_endpoint_auth_methods_supported: Vec<String>,
     /// The algorithms a `private_key_jwt` client assertion may be signed with.
     pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    /// The algorithms a DPoP proof may be signed with (RFC 9449 §5.1).
+    pub dpop_signing_alg_values_supported: Vec<String>,
     /// Every scope a client may be granted.
     pub scopes_supported: Vec<String>,
     /// Empty: there is no authorization endpoint.
@@ -61,6 +63,7 @@ impl ServerMetadata {
                 .map(|m| m.as_str().to_owned())
                 .collect(),
             token_endpoint_auth_signing_alg_values_supported: algorithm_names(),
+            dpop_signing_alg_values_supported: algorithm_names(),
             scopes_supported: scopes.iter().map(|s| (*s).to_owned()).collect(),
             response_types_supported: Vec::new(),
             jwks_uri: jwks.then(|| format!("{public_url}{JWKS_PATH}")),

@@ -855,21 +855,8 @@ impl TokenApi {
         }
         let scope = grant_scope(&found.scopes, params.scope.as_deref())?;
         // Last, once everything else holds: a request refused for another reason leaves
-        // the proof and the assertion unused.
-        if let Some(proof) = &proof {
-            match proof_replay
-                .record(&proof.jkt, &proof.jti, proof.replay_until)
-                .await
-            {
-                Ok(()) => {}
-                Err(ReplayError::Replayed) => return Err(invalid_proof(ProofError::Replayed)),
-                Err(ReplayError::Full | ReplayError::Unavailable) => {
-                    return Err(TokenError::unavailable(
-                        "DPoP proofs cannot be checked for replay right now; retry shortly",
-                    ));
-                }
-            }
-        }
+        // the assertion and the proof unused. The assertion first: its replay is the
+        // client's authentication failing.
         if let Some(verified) = &found.assertion {
             match replay
                 .record(&found.client_id, &verified.jti, verified.replay_until)
@@ -885,6 +872,20 @@ impl TokenApi {
                 Err(ReplayError::Full | ReplayError::Unavailable) => {
                     return Err(TokenError::unavailable(
                         "Client assertions cannot be checked for replay right now; retry shortly",
+                    ));
+                }
+            }
+        }
+        if let Some(proof) = &proof {
+            match proof_replay
+                .record(&proof.jkt, &proof.jti, proof.replay_until)
+                .await
+            {
+                Ok(()) => {}
+                Err(ReplayError::Replayed) => return Err(invalid_proof(ProofError::Replayed)),
+                Err(ReplayError::Full | ReplayError::Unavailable) => {
+                    return Err(TokenError::unavailable(
+                        "DPoP proofs cannot be checked for replay right now; retry shortly",
                     ));
                 }
             }
