@@ -49,18 +49,8 @@ pub struct RawDpop {
     /// Proofs must carry a nonce this server (any instance) handed out.
     pub require_nonce: bool,
     /// The key nonces are derived with: at least 32 bytes, the same on every instance.
-    #[serde(serialize_with = "serialize_masked")]
+    #[serde(serialize_with = "poem_bearer::serialize_masked")]
     pub nonce_key: Option<SecretString>,
-}
-
-pub(super) fn serialize_masked<S: serde::Serializer>(
-    value: &Option<SecretString>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(_) => serializer.serialize_str("********"),
-        None => serializer.serialize_none(),
-    }
 }
 
 /// `private_key_jwt` client assertions.

@@ -60,7 +60,7 @@ pub use guard::{
     has_several_authorizations, is_b64token, parse_bearer,
 };
 pub use remote::TrustedIssuer;
-pub use settings::SettingsError;
+pub use settings::{SettingsError, serialize_masked};
 pub use token::TOKEN_TYPE;
 pub use validator::{
     Claims, ClientCheck, LEEWAY_SECONDS, RefusalHook, Validator, ValidatorBuilder,

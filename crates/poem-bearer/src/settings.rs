@@ -48,3 +48,15 @@ impl std::fmt::Display for SettingsError {
 }
 
 impl std::error::Error for SettingsError {}
+
+/// A `serialize_with` helper for secrets in settings: a set value is written as
+/// `********`, an unset one as nothing (`None`), so settings can be shown or logged.
+pub fn serialize_masked<T, S: serde::Serializer>(
+    value: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => serializer.serialize_str("********"),
+        None => serializer.serialize_none(),
+    }
+}

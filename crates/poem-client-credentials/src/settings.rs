@@ -53,13 +53,13 @@ pub struct IssuerSettings {
     #[serde(default)]
     pub algorithm: Option<String>,
     /// See [`KeySettings::key`].
-    #[serde(default, serialize_with = "masked")]
+    #[serde(default, serialize_with = "poem_bearer::serialize_masked")]
     pub key: Option<SecretString>,
     /// See [`KeySettings::key_id`].
     #[serde(default)]
     pub key_id: Option<String>,
     /// See [`KeySettings::private_key`].
-    #[serde(default, serialize_with = "masked")]
+    #[serde(default, serialize_with = "poem_bearer::serialize_masked")]
     pub private_key: Option<SecretString>,
     /// See [`KeySettings::private_key_file`].
     #[serde(default)]
@@ -240,11 +240,11 @@ pub struct ClientSettings {
     #[serde(default)]
     pub client_id: String,
     /// Its secret(s) in plaintext.
-    #[serde(default, serialize_with = "masked_list")]
+    #[serde(default, serialize_with = "poem_bearer::serialize_masked")]
     pub client_secret: Option<OneOrMore<SecretString>>,
     /// Argon2id hash(es) of its secret(s), PHC string format: the settings then hold no
     /// secret.
-    #[serde(default, serialize_with = "masked_list")]
+    #[serde(default, serialize_with = "poem_bearer::serialize_masked")]
     pub client_secret_hash: Option<OneOrMore<String>>,
     /// Its public keys, for `private_key_jwt` (RFC 7523): the settings hold no secret,
     /// and a rotation hands none over.
@@ -464,26 +464,6 @@ fn parse_argon2id(phc: &str) -> Option<PasswordHashString> {
     let hash = PasswordHash::new(phc).ok()?;
     (hash.algorithm == argon2::Algorithm::Argon2id.ident() && hash.hash.is_some())
         .then(|| hash.serialize())
-}
-
-fn masked_list<T, S: serde::Serializer>(
-    value: &Option<OneOrMore<T>>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(_) => serializer.serialize_str("********"),
-        None => serializer.serialize_none(),
-    }
-}
-
-fn masked<S: serde::Serializer>(
-    value: &Option<SecretString>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(_) => serializer.serialize_str("********"),
-        None => serializer.serialize_none(),
-    }
 }
 
 #[cfg(test)]

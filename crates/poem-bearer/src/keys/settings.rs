@@ -37,14 +37,14 @@ pub struct KeySettings {
     #[serde(default)]
     pub algorithm: Option<String>,
     /// The HS256 secret; its bytes are the UTF-8 bytes of the text as written.
-    #[serde(default, serialize_with = "masked")]
+    #[serde(default, serialize_with = "crate::serialize_masked")]
     pub key: Option<SecretString>,
     /// The `kid` tokens carry. Absent: the RFC 7638 thumbprint of a public key, or
     /// [`hmac_key_id`] of a secret under the label given to [`KeySettings::load`].
     #[serde(default)]
     pub key_id: Option<String>,
     /// The EdDSA or ES256 private key, PKCS#8 PEM.
-    #[serde(default, serialize_with = "masked")]
+    #[serde(default, serialize_with = "crate::serialize_masked")]
     pub private_key: Option<SecretString>,
     /// A file holding `private_key`, read by [`KeySettings::load`].
     #[serde(default)]
@@ -65,7 +65,7 @@ pub struct PreviousKeySettings {
     #[serde(default)]
     pub algorithm: Option<String>,
     /// An HS256 secret.
-    #[serde(default, serialize_with = "masked")]
+    #[serde(default, serialize_with = "crate::serialize_masked")]
     pub key: Option<SecretString>,
     /// An EdDSA or ES256 public key, SPKI PEM: a previous key only verifies.
     #[serde(default)]
@@ -227,16 +227,6 @@ fn parse_algorithm(name: Option<&str>) -> Result<Algorithm, SettingsError> {
 fn read_file(path: &Path, field: &str) -> Result<String, SettingsError> {
     std::fs::read_to_string(path)
         .map_err(|e| SettingsError::new(field, format!("{}: {e}", path.display())))
-}
-
-fn masked<S: serde::Serializer>(
-    value: &Option<SecretString>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(_) => serializer.serialize_str("********"),
-        None => serializer.serialize_none(),
-    }
 }
 
 #[cfg(test)]
