@@ -10,8 +10,11 @@
 //!   token with one of the scopes of the [`Requirement`] `R`, and is documented with the
 //!   API's [`Schemes`]. [`openapi::correct_scopes`] fixes the generated document's scope
 //!   lists.
-//! - Refusals are [`BearerError`]s carrying their RFC 6750 §3 challenge; an app can
-//!   re-dress their bodies in its own error format.
+//! - With [`ValidatorBuilder::dpop`], DPoP-bound tokens (RFC 9449) are accepted too, each
+//!   request with a fresh proof of the token's key ([`dpop`]); proofs' `jti`s go to a
+//!   [`replay::ReplayCache`].
+//! - Refusals are [`BearerError`]s carrying their RFC 6750 §3 (and RFC 9449 §7.1)
+//!   challenges; an app can re-dress their bodies in its own error format.
 //!
 //! # Quick start
 //!
