@@ -135,6 +135,7 @@ fn finish(mut doc: Value) -> Value {
             }
         }
     }
+    add_dpop_headers(&mut doc);
     // Swagger UI builds a JSON body from every property of the schema, the client
     // assertion's too, which would make the example mix two authentication methods: the
     // example names the ones a secret client sends.
@@ -153,6 +154,67 @@ fn finish(mut doc: Value) -> Value {
         );
     }
     doc
+}
+
+/// What OpenAPI 3.0 can say of DPoP beyond its security scheme: the `DPoP` proof header
+/// on the token operation and on every write that takes DPoP-bound tokens, and the
+/// `DPoP-Nonce` answer header on their 400/401s.
+fn add_dpop_headers(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, operations) in paths.iter_mut() {
+        let Some(operations) = operations.as_object_mut() else {
+            continue;
+        };
+        for operation in operations.values_mut() {
+            let takes_dpop = operation
+                .get("security")
+                .and_then(Value::as_array)
+                .is_some_and(|r| r.iter().any(|r| r.get(poem_bearer::DPOP_SCHEME).is_some()));
+            let token = path == crate::auth::bearer::TOKEN_URL;
+            if !(takes_dpop || token) {
+                continue;
+            }
+            let description = if token {
+                "A DPoP proof (RFC 9449): the token is then bound to its key (`token_type` `DPoP`). `htm` `POST`, `htu` this endpoint's URL."
+            } else {
+                "With `Authorization: DPoP <token>`: a new proof for this request (RFC 9449), with `ath` the token's SHA-256."
+            };
+            if let Some(object) = operation.as_object_mut() {
+                let parameters = object
+                    .entry("parameters")
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Some(parameters) = parameters.as_array_mut() {
+                    parameters.push(serde_json::json!({
+                        "name": "DPoP",
+                        "in": "header",
+                        "required": false,
+                        "deprecated": false,
+                        "description": description,
+                        "schema": { "type": "string" },
+                    }));
+                }
+            }
+            let status = if token { "400" } else { "401" };
+            if let Some(headers) = operation
+                .pointer_mut(&format!("/responses/{status}"))
+                .and_then(Value::as_object_mut)
+                .map(|r| r.entry("headers").or_insert_with(|| serde_json::json!({})))
+                .and_then(Value::as_object_mut)
+            {
+                headers.insert(
+                    "DPOP-NONCE".to_owned(),
+                    serde_json::json!({
+                        "description": "With `use_dpop_nonce` (`dpop.require_nonce`): the nonce the next proof must carry.",
+                        "required": false,
+                        "deprecated": false,
+                        "schema": { "type": "string" },
+                    }),
+                );
+            }
+        }
+    }
 }
 
 /// The order of `components.securitySchemes`, which is the order of Swagger UI's

@@ -90,4 +90,17 @@ impl ReplayCache for PgReplayCache {
     ) -> BoxFuture<'a, Result<(), ReplayError>> {
         Box::pin(self.record_now(scope, id, until))
     }
+
+    fn forget<'a>(&'a self, scope: &'a str, id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let forgotten = sqlx::query("DELETE FROM used_jtis WHERE scope = $1 AND jti = $2")
+                .bind(scope)
+                .bind(id)
+                .execute(&self.pool)
+                .await;
+            if let Err(cause) = forgotten {
+                tracing::warn!(%cause, "taking back a client assertion jti failed");
+            }
+        })
+    }
 }

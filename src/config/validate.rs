@@ -33,8 +33,16 @@ impl TryFrom<RawConfig> for Config {
         let trusted_issuers = check_trusted_issuers(raw.trusted_issuers, &jwt.issuer)?;
 
         let public_url = raw.public_url.map(|u| parse_public_url(&u)).transpose()?;
+        let nonces = |key: &SecretString| {
+            poem_bearer::dpop::Nonces::new(key.expose_secret().as_bytes())
+                .map(Arc::new)
+                .map_err(|e| setting_error(e.within("dpop")))
+        };
         let dpop_nonces = match (raw.dpop.require_nonce, &raw.dpop.nonce_key) {
-            (false, _) => None,
+            // Checked even while unused: a key too short fails now, not when nonces are
+            // turned on.
+            (false, Some(key)) => nonces(key).map(|_| None)?,
+            (false, None) => None,
             (true, None) => {
                 return Err(ConfigError::new(format!(
                     "dpop.nonce_key is required when dpop.require_nonce is on: at least 32 bytes, \
@@ -42,10 +50,7 @@ impl TryFrom<RawConfig> for Config {
                     env_var_for("dpop.nonce_key")
                 )));
             }
-            (true, Some(key)) => Some(Arc::new(
-                poem_bearer::dpop::Nonces::new(key.expose_secret().as_bytes())
-                    .map_err(|e| setting_error(e.within("dpop")))?,
-            )),
+            (true, Some(key)) => Some(nonces(key)?),
         };
         let tls = match (&raw.tls.certs, &raw.tls.key) {
             (Some(certs), Some(key)) => Some(TlsFiles {

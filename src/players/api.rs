@@ -146,11 +146,13 @@ pub enum CreateResponse {
     /// The body is not JSON.
     #[oai(status = 400)]
     BadRequest(ProblemJson),
-    /// No valid Bearer token.
+    /// No valid token: a Bearer token, or a DPoP-bound one with a good proof
+    /// (`invalid_dpop_proof`, `use_dpop_nonce`).
     #[oai(status = 401)]
     Unauthorized(
         ProblemJson,
-        /// The RFC 6750 challenge.
+        /// The challenges, one field each: Bearer (RFC 6750) and DPoP (RFC 9449), the
+        /// scheme the request used first and alone with the error.
         #[oai(header = "WWW-Authenticate")]
         String,
     ),
@@ -158,7 +160,8 @@ pub enum CreateResponse {
     #[oai(status = 403)]
     Forbidden(
         ProblemJson,
-        /// The RFC 6750 challenge, naming the scopes that would do.
+        /// The challenges (Bearer, DPoP), the one of the scheme used first, naming the
+        /// scopes that would do.
         #[oai(header = "WWW-Authenticate")]
         String,
     ),
@@ -194,11 +197,13 @@ pub enum UpdateResponse {
     /// number differs from the path's.
     #[oai(status = 400)]
     BadRequest(ProblemJson),
-    /// No valid Bearer token.
+    /// No valid token: a Bearer token, or a DPoP-bound one with a good proof
+    /// (`invalid_dpop_proof`, `use_dpop_nonce`).
     #[oai(status = 401)]
     Unauthorized(
         ProblemJson,
-        /// The RFC 6750 challenge.
+        /// The challenges, one field each: Bearer (RFC 6750) and DPoP (RFC 9449), the
+        /// scheme the request used first and alone with the error.
         #[oai(header = "WWW-Authenticate")]
         String,
     ),
@@ -206,7 +211,8 @@ pub enum UpdateResponse {
     #[oai(status = 403)]
     Forbidden(
         ProblemJson,
-        /// The RFC 6750 challenge, naming the scopes that would do.
+        /// The challenges (Bearer, DPoP), the one of the scheme used first, naming the
+        /// scopes that would do.
         #[oai(header = "WWW-Authenticate")]
         String,
     ),
@@ -241,11 +247,13 @@ pub enum DeleteResponse {
     /// The path value is not of the expected form.
     #[oai(status = 400)]
     BadRequest(ProblemJson),
-    /// No valid Bearer token.
+    /// No valid token: a Bearer token, or a DPoP-bound one with a good proof
+    /// (`invalid_dpop_proof`, `use_dpop_nonce`).
     #[oai(status = 401)]
     Unauthorized(
         ProblemJson,
-        /// The RFC 6750 challenge.
+        /// The challenges, one field each: Bearer (RFC 6750) and DPoP (RFC 9449), the
+        /// scheme the request used first and alone with the error.
         #[oai(header = "WWW-Authenticate")]
         String,
     ),
@@ -253,7 +261,8 @@ pub enum DeleteResponse {
     #[oai(status = 403)]
     Forbidden(
         ProblemJson,
-        /// The RFC 6750 challenge, naming the scopes that would do.
+        /// The challenges (Bearer, DPoP), the one of the scheme used first, naming the
+        /// scopes that would do.
         #[oai(header = "WWW-Authenticate")]
         String,
     ),

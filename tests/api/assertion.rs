@@ -208,10 +208,8 @@ async fn a_replayed_assertion_is_refused_and_only_claim_checks_are_named() {
             with(json!({ "exp": now + 4000 })),
             "The client assertion's lifetime is too long: exp may be at most 3660 seconds ahead",
         ),
-        (
-            with(json!({ "iat": now + 600 })),
-            "The client assertion is not yet valid: iat or nbf is in the future",
-        ),
+        (with(json!({ "iat": now + 600 })), GENERIC),
+        (with(json!({ "nbf": now + 600 })), GENERIC),
         (
             with(json!({ "aud": "https://elsewhere.example" })),
             "The client assertion's audience (aud) does not name this server",

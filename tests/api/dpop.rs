@@ -515,3 +515,35 @@ fn nonces_need_a_long_enough_key() {
     );
     assert!(!short.contains("short-secret"), "{short}");
 }
+
+#[tokio::test]
+async fn a_request_refused_for_its_replayed_proof_leaves_its_assertion_usable() {
+    use crate::assertion::{ASSERTION_TYPE, claims, client_key, key_client, sign};
+    let client = client_key(Algorithm::EdDSA, None);
+    let app = spawn_app_with(&key_client("signer", &[&client.jwk], "")).await;
+    let key = ProofKey::new();
+    let grant = |assertion: String, proof: String| {
+        let app = &app;
+        async move {
+            app.http
+                .post(app.token_url())
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_assertion_type", ASSERTION_TYPE),
+                    ("client_assertion", &assertion),
+                ])
+                .header("DPoP", proof)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let proof = key.proof("POST", &app.token_url(), None, json!({}));
+    let first = grant(sign(&client, &claims("signer")), proof.clone()).await;
+    assert_eq!(first.status(), 200);
+    let assertion = sign(&client, &claims("signer"));
+    let replayed_proof = grant(assertion.clone(), proof).await;
+    oauth_error(replayed_proof, 400, "invalid_dpop_proof").await;
+    let fresh = key.proof("POST", &app.token_url(), None, json!({}));
+    assert_eq!(grant(assertion, fresh).await.status(), 200);
+}

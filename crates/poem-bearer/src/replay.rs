@@ -46,6 +46,11 @@ pub trait ReplayCache: Send + Sync + 'static {
         id: &'a str,
         until: u64,
     ) -> BoxFuture<'a, Result<(), ReplayError>>;
+
+    /// Takes back an identifier just recorded, when the request it came with is refused
+    /// for another reason after all (a token request whose DPoP proof turns out to be a
+    /// replay leaves its client assertion usable).
+    fn forget<'a>(&'a self, scope: &'a str, id: &'a str) -> BoxFuture<'a, ()>;
 }
 
 /// The key an entry is kept under: 128 bits of SHA-256 over the scope and the id, so
@@ -134,6 +139,13 @@ impl ReplayCache for MemoryReplayCache {
         let recorded = self.record_at(scope, id, until, now_seconds());
         Box::pin(std::future::ready(recorded))
     }
+
+    fn forget<'a>(&'a self, scope: &'a str, id: &'a str) -> BoxFuture<'a, ()> {
+        // Its place in the expiry order is dropped when that comes up: an entry is
+        // removed only when its end matches.
+        self.lock().until.remove(&key(scope, id));
+        Box::pin(std::future::ready(()))
+    }
 }
 
 fn key(scope: &str, id: &str) -> Key {
@@ -175,6 +187,26 @@ mod tests {
         assert_eq!(cache.len(), 1, "the ended entries are dropped");
         assert_eq!(cache.record_at("client", "late", 100, 110), Ok(()));
         assert_eq!(cache.len(), 1, "an id whose window is over is not kept");
+    }
+
+    #[test]
+    fn a_forgotten_id_can_be_recorded_again() {
+        let cache = MemoryReplayCache::new(10);
+        assert_eq!(cache.record_at("c", "j", 200, 100), Ok(()));
+        futures_executor(cache.forget("c", "j"));
+        assert_eq!(cache.record_at("c", "j", 200, 100), Ok(()));
+        assert_eq!(
+            cache.record_at("c", "j", 200, 100),
+            Err(ReplayError::Replayed)
+        );
+    }
+
+    /// Runs a future that is ready at once.
+    fn futures_executor<T>(future: BoxFuture<'_, T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
     }
 
     #[test]

@@ -294,17 +294,15 @@ impl Refusal {
         }
     }
 
-    /// What the `invalid_client` answer says. Only a failed check of an assertion's
-    /// claims, read after its signature held, is named; every other refusal shares one
-    /// description, so an answer never tells whether a client id or key exists.
+    /// What the `invalid_client` answer says. Only an assertion that expired, lives too
+    /// long, names another audience or was replayed is told so (its claims are read only
+    /// after its signature held); every other refusal shares one description, so an
+    /// answer never tells whether a client id or key exists.
     pub fn description(self) -> &'static str {
         match self {
             Refusal::Expired => "The client assertion has expired",
             Refusal::Lifetime => {
                 "The client assertion's lifetime is too long: exp may be at most 3660 seconds ahead"
-            }
-            Refusal::NotYetValid => {
-                "The client assertion is not yet valid: iat or nbf is in the future"
             }
             Refusal::Audience => "The client assertion's audience (aud) does not name this server",
             Refusal::Replayed => "The client assertion was replayed: its jti has been used",

@@ -882,11 +882,17 @@ impl TokenApi {
                 .await
             {
                 Ok(()) => {}
-                Err(ReplayError::Replayed) => return Err(invalid_proof(ProofError::Replayed)),
-                Err(ReplayError::Full | ReplayError::Unavailable) => {
-                    return Err(TokenError::unavailable(
-                        "DPoP proofs cannot be checked for replay right now; retry shortly",
-                    ));
+                Err(error) => {
+                    // The request is refused after all: its assertion stays usable.
+                    if let Some(verified) = &found.assertion {
+                        replay.forget(&found.client_id, &verified.jti).await;
+                    }
+                    return Err(match error {
+                        ReplayError::Replayed => invalid_proof(ProofError::Replayed),
+                        ReplayError::Full | ReplayError::Unavailable => TokenError::unavailable(
+                            "DPoP proofs cannot be checked for replay right now; retry shortly",
+                        ),
+                    });
                 }
             }
         }
