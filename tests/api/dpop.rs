@@ -547,3 +547,27 @@ async fn a_request_refused_for_its_replayed_proof_leaves_its_assertion_usable() 
     let fresh = key.proof("POST", &app.token_url(), None, json!({}));
     assert_eq!(grant(assertion, fresh).await.status(), 200);
 }
+
+/// Proofs name the URL their client used; a server listening on every address without
+/// `public_url` cannot know it, and says so at start-up.
+#[test]
+fn listening_on_every_address_without_public_url_warns_that_proofs_cannot_match() {
+    const CONFIG: &str = "address = \"0.0.0.0\"\n[default.jwt]\n\
+        key = \"0123456789abcdef0123456789abcdef\"\nissuer = \"i\"\naudience = \"a\"\n\
+        [[default.clients]]\nclient_id = \"c\"\nclient_secret = \"s\"\n";
+    let server = crate::process::ServerProcess::start(CONFIG);
+    let log = server.log();
+    assert!(log.contains("WARN"), "{log}");
+    assert!(
+        log.contains("public_url is not set and the server listens on every address"),
+        "{log}"
+    );
+    let with_url = crate::process::ServerProcess::start(&format!(
+        "public_url = \"https://players.example.com\"\n{CONFIG}"
+    ));
+    assert!(
+        !with_url.log().contains("public_url is not set"),
+        "{}",
+        with_url.log()
+    );
+}
