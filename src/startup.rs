@@ -291,6 +291,8 @@ async fn routes(
         }
         None => app,
     };
+    // A write refused after its guard (its body, the database) takes its proof back.
+    let app = app.around(poem_bearer::dpop::forget_refused_proofs).boxed();
     // While nonces are required, every answer to a request with a proof hands out a
     // fresh one (RFC 9449 §8.2), so clients keep theirs current without a refusal.
     let app = match config.dpop_nonces.clone() {

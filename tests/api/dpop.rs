@@ -571,3 +571,28 @@ fn listening_on_every_address_without_public_url_warns_that_proofs_cannot_match(
         with_url.log()
     );
 }
+
+/// RFC 9449 asks that a proof not be accepted twice; a write refused for its body was not
+/// carried out, so its proof is taken back and works with the corrected body.
+#[tokio::test]
+async fn a_write_refused_for_its_body_leaves_its_proof_usable() {
+    let app = spawn_app().await;
+    let key = ProofKey::new();
+    let token = bound_token(&app, &key).await;
+    let proof = key.proof("POST", &app.url("/players"), Some(&token), json!({}));
+    let send = |body: Value| {
+        app.http
+            .post(app.url("/players"))
+            .header("Authorization", format!("DPoP {token}"))
+            .header("DPoP", proof.clone())
+            .json(&body)
+            .send()
+    };
+    let mut invalid = player_body(77);
+    invalid["squadNumber"] = 0.into();
+    assert_eq!(send(invalid).await.unwrap().status(), 422);
+    assert_eq!(send(player_body(77)).await.unwrap().status(), 201);
+    // Carried out, it is used up.
+    let again = send(player_body(78)).await.unwrap();
+    assert_eq!(problem(again, 401).await["error"], "invalid_dpop_proof");
+}

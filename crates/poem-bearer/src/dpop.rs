@@ -8,14 +8,18 @@
 //! public URL and the request's path — never taken from `Host` or `X-Forwarded-*`, so a
 //! proof made for one host cannot be replayed at another.
 
+use std::sync::{Arc, Mutex};
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::Algorithm;
+use poem::{Endpoint, IntoResponse, Request, Response};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::{
     jws::{Jws, JwsError},
     keys::PublicJwk,
+    replay::ReplayCache,
 };
 
 /// The authentication scheme of DPoP-bound tokens, and the name of the proof header.
@@ -160,6 +164,50 @@ impl Nonces {
         tag.copy_from_slice(&context.sign().as_ref()[..16]);
         tag
     }
+}
+
+/// Where a guard notes the proof it recorded, so that a request refused after the guard
+/// (its body invalid, the database down) can take the proof back: the proof then counts as
+/// used only by a request that went through. Put in place by [`forget_refused_proofs`].
+#[derive(Clone, Default)]
+pub struct RecordedProof(Arc<Mutex<Option<Recorded>>>);
+
+type Recorded = (Arc<dyn ReplayCache>, String, String);
+
+impl RecordedProof {
+    /// Notes that `jti` of `jkt` was recorded in `cache`.
+    pub(crate) fn note(&self, cache: Arc<dyn ReplayCache>, jkt: &str, jti: &str) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some((cache, jkt.to_owned(), jti.to_owned()));
+        }
+    }
+
+    fn take(&self) -> Option<Recorded> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// A poem middleware (`.around(forget_refused_proofs)`) for the routes the guards
+/// protect: when a request whose DPoP proof a guard recorded is answered with anything
+/// but a success (a 400 or 422 for its body, a 503), the proof's `jti` is taken back, so a
+/// proof is used up only by a request that was carried out (RFC 9449 §11.1 asks only that
+/// a proof not be accepted twice). Concurrent copies stay refused while one holds the
+/// record. Place it outside the layer that turns errors into responses.
+pub async fn forget_refused_proofs<E: Endpoint>(
+    endpoint: Arc<E>,
+    mut request: Request,
+) -> poem::Result<Response> {
+    let slot = RecordedProof::default();
+    request.extensions_mut().insert(slot.clone());
+    let result = endpoint
+        .call(request)
+        .await
+        .map(IntoResponse::into_response);
+    let carried_out = matches!(&result, Ok(response) if response.status().is_success());
+    if !carried_out && let Some((cache, jkt, jti)) = slot.take() {
+        cache.forget(&jkt, &jti).await;
+    }
+    result
 }
 
 /// A proof that passed [`check_proof`]: what a bound token and the replay cache need.

@@ -14,7 +14,7 @@ use poem_openapi::{
 
 use crate::{
     Claims, Refusal, Rejection, Scheme, Validator,
-    dpop::{DPOP, Proof, ProofError, check_proof, normalize_url},
+    dpop::{DPOP, Proof, ProofError, RecordedProof, check_proof, normalize_url},
     replay::ReplayError,
     token::now_seconds,
 };
@@ -247,7 +247,11 @@ impl<'a, R: Requirement> ApiExtractor<'a> for Bearer<R> {
                 .record(&proof.jkt, &proof.jti, proof.replay_until)
                 .await
             {
-                Ok(()) => {}
+                Ok(()) => {
+                    if let Some(slot) = request.extensions().get::<RecordedProof>() {
+                        slot.note(policy.replay.clone(), &proof.jkt, &proof.jti);
+                    }
+                }
                 Err(ReplayError::Replayed) => {
                     return Err(refuse(Refusal::InvalidProof(ProofError::Replayed)));
                 }
