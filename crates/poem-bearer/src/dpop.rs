@@ -197,6 +197,13 @@ pub async fn forget_refused_proofs<E: Endpoint>(
     endpoint: Arc<E>,
     mut request: Request,
 ) -> poem::Result<Response> {
+    // Only a request with a proof can have one recorded: the others pass untouched.
+    if !request.headers().contains_key(DPOP) {
+        return endpoint
+            .call(request)
+            .await
+            .map(IntoResponse::into_response);
+    }
     let slot = RecordedProof::default();
     request.extensions_mut().insert(slot.clone());
     let result = endpoint

@@ -759,31 +759,30 @@ impl TokenApi {
 
         let source = address.0;
         let challenge = (!from_script(request)).then(|| basic_challenge.clone());
-        let refuse = |client_id: &str, refusal: Refusal| {
+        let refuse_as = |client_id: &str, reason: &'static str| {
             events.client_refused(&Refused {
                 client_id: &bounded_id(client_id),
-                reason: refusal.as_str(),
+                reason,
                 source,
             });
-            TokenError::invalid_client(challenge.clone()).described(refusal.description())
+            TokenError::invalid_client(challenge.clone())
+        };
+        let refuse = |client_id: &str, refusal: Refusal| {
+            refuse_as(client_id, refusal.as_str()).described(refusal.description())
         };
         let throttled = |throttled: Throttled| {
             events.throttled(source);
             TokenError::too_many_requests(throttled.retry_after)
         };
-        // A request with no usable credentials checks no secret, but counts as a failure.
+        // A failure the store did not count (no usable credentials, a replayed assertion)
+        // is counted here; past the budget the answer is the throttle's.
+        let counted = |refusal: &dyn Fn() -> TokenError| match source.map(|a| throttle.settle(a, 1))
+        {
+            Some(Err(t)) => throttled(t),
+            _ => refusal(),
+        };
         let unusable =
-            |client_id: &str, reason: &'static str| match source.map(|a| throttle.settle(a, 1)) {
-                Some(Err(t)) => throttled(t),
-                _ => {
-                    events.client_refused(&Refused {
-                        client_id: &bounded_id(client_id),
-                        reason,
-                        source,
-                    });
-                    TokenError::invalid_client(challenge.clone())
-                }
-            };
+            |client_id: &str, reason: &'static str| counted(&|| refuse_as(client_id, reason));
         let failed = |client_id: &str, error: AuthError| match error {
             AuthError::Refused(refusal) => refuse(client_id, refusal),
             AuthError::Throttled(t) => throttled(t),
@@ -864,10 +863,7 @@ impl TokenApi {
             {
                 Ok(()) => {}
                 Err(ReplayError::Replayed) => {
-                    return Err(match source.map(|a| throttle.settle(a, 1)) {
-                        Some(Err(t)) => throttled(t),
-                        _ => refuse(&found.client_id, Refusal::Replayed),
-                    });
+                    return Err(counted(&|| refuse(&found.client_id, Refusal::Replayed)));
                 }
                 Err(ReplayError::Full | ReplayError::Unavailable) => {
                     return Err(TokenError::unavailable(
