@@ -3,7 +3,9 @@
 # cannot sign, so a Python client signs one proof per request beforehand (each its own
 # jti, all within their 60-s window) and a Lua script hands each request the next one.
 # The scenarios alternate, ROUNDS times DURATION seconds each; the ratio is taken within
-# each round and the median printed.
+# each round and the median printed. wrk shares the machine's cores with the server, so
+# req/s moves with wrk's own share; the server's CPU time per request (user + system,
+# from /proc) is printed beside it, and its ratio is the steadier figure.
 #
 #   benches/load/dpop_wrk.sh                     # 5 rounds of 3 s, 32 connections
 #   ROUNDS=3 DURATION=2 benches/load/dpop_wrk.sh
@@ -70,14 +72,27 @@ rps() {  # script: requests/s, after checking every answer was 2xx
   awk '/Requests\/sec/ {print $2}' <<<"$out"
 }
 ratios=()
+cpu_ratios=()
+ticks_per_second="$(getconf CLK_TCK)"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # pid: user + system time so far
 for round in $(seq 1 "$rounds"); do
   "$work/venv/bin/python3" "$prepare" "$base" "$secret" "$work/round$round" 60000
   lua Bearer "$work/round$round.bearer" > "$work/bearer.lua"
   lua DPoP "$work/round$round.dpop" "$work/round$round.proofs" > "$work/dpop.lua"
+  t0="$(cpu_ticks "$server")"
   bearer="$(rps "$work/bearer.lua")"
+  t1="$(cpu_ticks "$server")"
   dpop="$(rps "$work/dpop.lua")"
-  ratio="$(python3 -c "print(f'{$dpop / $bearer:.2f}')")"
+  t2="$(cpu_ticks "$server")"
+  read -r ratio bearer_us dpop_us cpu_ratio < <(python3 -c "
+hz, d = $ticks_per_second, $duration
+b, p = ($t1 - $t0) / hz / ($bearer * d) * 1e6, ($t2 - $t1) / hz / ($dpop * d) * 1e6
+print(f'{$dpop / $bearer:.2f} {b:.0f} {p:.0f} {b / p:.2f}')")
   ratios+=("$ratio")
-  echo "round $round: Bearer PUT $bearer req/s, DPoP PUT $dpop req/s, DPoP / Bearer $ratio"
+  cpu_ratios+=("$cpu_ratio")
+  echo "round $round: Bearer PUT $bearer req/s, DPoP PUT $dpop req/s, DPoP / Bearer $ratio;" \
+    "server CPU per request: Bearer $bearer_us µs, DPoP $dpop_us µs, Bearer / DPoP $cpu_ratio"
 done
-printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR] = $1} END {print "median DPoP / Bearer: " a[int((NR + 1) / 2)]}'
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+echo "median DPoP / Bearer req/s: $(printf '%s\n' "${ratios[@]}" | median)"
+echo "median Bearer / DPoP server CPU per request: $(printf '%s\n' "${cpu_ratios[@]}" | median)"
