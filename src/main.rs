@@ -59,6 +59,14 @@ enum Command {
         /// holds the public key).
         #[arg(long, value_enum, default_value = "client_secret")]
         auth: AuthChoice,
+        /// A resource server (absolute URI) the client may ask tokens for, as RFC 8707
+        /// `resource`; repeat for several.
+        #[arg(long = "resource")]
+        resources: Vec<String>,
+        /// The lifetime of the client's tokens, 1 to 86400 seconds, instead of
+        /// `jwt.expires_in_seconds`.
+        #[arg(long)]
+        token_lifetime_seconds: Option<u64>,
     },
 }
 
@@ -94,8 +102,16 @@ async fn main() -> ExitCode {
             scopes,
             profile,
             auth,
+            resources,
+            token_lifetime_seconds,
         } => match profile_for_output(profile) {
-            Ok(profile) => create_client(&client_id, &scopes, &profile, auth),
+            Ok(profile) => {
+                let policy = enrol::Policy {
+                    resources,
+                    token_lifetime_seconds,
+                };
+                create_client(&client_id, &scopes, &profile, auth, &policy)
+            }
             Err(code) => code,
         },
     }
@@ -251,6 +267,7 @@ fn create_client(
     scope_names: &[String],
     profile: &str,
     auth: AuthChoice,
+    policy: &enrol::Policy,
 ) -> ExitCode {
     let mut scopes = Vec::new();
     for name in scope_names {
@@ -270,7 +287,7 @@ fn create_client(
         AuthChoice::ClientSecret => enrol::Credential::Secret,
         AuthChoice::PrivateKeyJwt => enrol::Credential::PrivateKeyJwt,
     };
-    match enrol::create_client(client_id, &scopes, profile, credential) {
+    match enrol::create_client(client_id, &scopes, profile, credential, policy) {
         Ok(new) => {
             let (what, stored, comment) = match credential {
                 enrol::Credential::Secret => ("secret", "its hash", "client_secret comment"),

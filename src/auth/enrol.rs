@@ -22,13 +22,25 @@ pub enum Credential {
     PrivateKeyJwt,
 }
 
+/// The settings of a created client beyond its credential and scopes; the defaults leave
+/// them out of its entry.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// `resources`: the resource servers it may ask tokens for (RFC 8707).
+    pub resources: Vec<String>,
+    /// `token_lifetime_seconds`.
+    pub token_lifetime_seconds: Option<u64>,
+}
+
 /// Creates a client (see `poem_client_credentials::clients::generate_secret`) and the
-/// `[[<profile>.clients]]` entry to paste into the configuration.
+/// `[[<profile>.clients]]` entry to paste into the configuration, checked as the server
+/// would load it.
 pub fn create_client(
     client_id: &str,
     scopes: &[Scope],
     profile: &str,
     credential: Credential,
+    policy: &Policy,
 ) -> Result<NewClient, String> {
     if client_id.is_empty() {
         return Err("the client id must not be empty".into());
@@ -58,6 +70,19 @@ pub fn create_client(
             (pair.private_pem, entry)
         }
     };
+    let mut entry = entry;
+    if !policy.resources.is_empty() {
+        entry["resources"] = policy.resources.clone().into();
+    }
+    if let Some(seconds) = policy.token_lifetime_seconds {
+        entry["token_lifetime_seconds"] = seconds.into();
+    }
+    // What the server will say of the entry, said now: a bad resource or lifetime.
+    let settings: poem_client_credentials::ClientSettings =
+        serde_json::from_value(entry.clone()).map_err(|e| e.to_string())?;
+    settings
+        .load(&[])
+        .map_err(|e| format!("client \"{client_id}\": {e}"))?;
     let document = HashMap::from([(profile, HashMap::from([("clients", vec![entry])]))]);
     let toml = toml::to_string(&document).map_err(|e| format!("cannot write TOML: {e}"))?;
     Ok(NewClient { secret, toml })
@@ -76,6 +101,7 @@ mod tests {
             &[Scope::PlayersDelete],
             "release",
             Credential::Secret,
+            &Policy::default(),
         )
         .unwrap();
         assert_eq!(new.secret.len(), 43);
@@ -89,7 +115,10 @@ mod tests {
                 .verify_password(new.secret.as_bytes(), &hash.password_hash())
                 .is_ok()
         );
-        assert!(create_client("", &[Scope::ApiWrite], "default", Credential::Secret).is_err());
+        let none = Policy::default();
+        assert!(
+            create_client("", &[Scope::ApiWrite], "default", Credential::Secret, &none).is_err()
+        );
     }
 
     #[test]
@@ -99,6 +128,7 @@ mod tests {
             &[Scope::ApiWrite],
             "default",
             Credential::PrivateKeyJwt,
+            &Policy::default(),
         )
         .unwrap();
         assert!(new.secret.starts_with("-----BEGIN PRIVATE KEY-----\n"));
@@ -111,5 +141,48 @@ mod tests {
         let client = settings.load(&[]).unwrap();
         assert!(client.secrets.is_empty());
         assert_eq!(client.keys.len(), 1);
+    }
+
+    #[test]
+    fn a_policy_goes_into_the_entry_and_a_bad_one_is_refused() {
+        let policy = Policy {
+            resources: vec!["https://reports.example.com/".into()],
+            token_lifetime_seconds: Some(300),
+        };
+        let new = create_client(
+            "svc",
+            &[Scope::ApiWrite],
+            "default",
+            Credential::Secret,
+            &policy,
+        )
+        .unwrap();
+        let parsed: toml::Value = toml::from_str(&new.toml).unwrap();
+        let entry = parsed["default"]["clients"][0].clone();
+        let settings: poem_client_credentials::ClientSettings = entry.try_into().unwrap();
+        let client = settings.load(&[]).unwrap();
+        assert_eq!(client.resources, ["https://reports.example.com/"]);
+        assert_eq!(client.token_lifetime_seconds, Some(300));
+        for bad in [
+            Policy {
+                resources: vec!["reports".into()],
+                ..Policy::default()
+            },
+            Policy {
+                token_lifetime_seconds: Some(0),
+                ..Policy::default()
+            },
+        ] {
+            let error = create_client(
+                "svc",
+                &[Scope::ApiWrite],
+                "default",
+                Credential::Secret,
+                &bad,
+            )
+            .err()
+            .unwrap();
+            assert!(error.starts_with("client \"svc\": "), "{error}");
+        }
     }
 }

@@ -267,6 +267,8 @@ impl Config {
                     "scopes": c.scopes,
                     "enabled": c.enabled,
                     "dpop_bound_access_tokens": c.dpop_bound,
+                    "resources": c.resources,
+                    "token_lifetime_seconds": c.token_lifetime_seconds,
                     "token_endpoint_auth_method": AuthMethod::ALL
                         .into_iter()
                         .filter(|m| c.methods.contains(*m))

@@ -146,6 +146,11 @@ pub(super) fn parse_clients(
         }
         let client = entry.load(&[DEFAULT_SCOPE]).map_err(|e| {
             ConfigError::new(match (id.is_empty(), e.field()) {
+                // Entries of a list are named by position, the client by its id too.
+                (false, field) if field.starts_with("resources[") => format!(
+                    "{} (client \"{id}\")",
+                    e.within(&format!("clients[{index}]"))
+                ),
                 (true, _) => e.within(&format!("clients[{index}]")).to_string(),
                 (false, "") => format!("client \"{id}\" {}", e.message()),
                 (false, field) => format!("client \"{id}\": {field} {}", e.message()),

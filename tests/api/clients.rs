@@ -234,6 +234,12 @@ fn create_client_prints_a_secret_and_an_entry_that_works_as_config() {
             "reporting-job",
             "--scopes",
             "players:update,players:delete",
+            "--resource",
+            "https://reports.example.com",
+            "--resource",
+            "urn:example:ledger",
+            "--token-lifetime-seconds",
+            "300",
         ])
         .output()
         .unwrap();
@@ -265,14 +271,44 @@ fn create_client_prints_a_secret_and_an_entry_that_works_as_config() {
         let response = reqwest::Client::new()
             .post(format!("{}/auth/token", server.base))
             .basic_auth("reporting-job", Some(&secret))
-            .form(&[("grant_type", "client_credentials")])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("resource", "urn:example:ledger"),
+            ])
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["scope"], "players:update players:delete");
+        assert_eq!(body["expires_in"], 300);
+        let claims = claims_of(body["access_token"].as_str().unwrap());
+        assert_eq!(claims["aud"], "urn:example:ledger");
     });
+}
+
+#[test]
+fn create_client_refuses_a_resource_or_lifetime_the_server_would_refuse() {
+    for (args, expected) in [
+        (
+            ["--resource", "reports"],
+            "client \"x\": resources[0] is not an absolute URI",
+        ),
+        (
+            ["--token-lifetime-seconds", "0"],
+            "client \"x\": token_lifetime_seconds must be between 1 and 86400",
+        ),
+    ] {
+        let output = command()
+            .args(["create-client", "x"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(output.stdout.is_empty(), "no entry is printed");
+    }
 }
 
 #[test]

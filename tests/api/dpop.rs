@@ -107,12 +107,6 @@ fn challenges(response: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
-fn claims_of(token: &str) -> Value {
-    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn a_bound_token_writes_with_a_fresh_proof_and_a_replayed_proof_is_refused() {
     let app = spawn_app().await;

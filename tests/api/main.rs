@@ -11,6 +11,7 @@ mod keys;
 mod openapi;
 mod operations;
 mod players;
+mod policy;
 mod postgres;
 mod process;
 mod protection;

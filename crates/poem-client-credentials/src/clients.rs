@@ -44,8 +44,10 @@ use crate::{
 };
 
 /// A client, checked: what [`ClientSettings::load`](crate::settings::ClientSettings::load)
-/// returns, or what an app builds itself.
+/// returns, or what an app builds itself from [`ClientConfig::with_secrets`], setting
+/// fields after (new fields come with defaults that keep the old behaviour).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// Its id.
     pub client_id: String,
@@ -62,6 +64,11 @@ pub struct ClientConfig {
     /// Its tokens must be DPoP-bound: a token request without a proof is refused
     /// (RFC 9449 §5.2 `dpop_bound_access_tokens`).
     pub dpop_bound: bool,
+    /// The resource servers it may name in a token request (RFC 8707), absolute URIs:
+    /// the token's `aud` is then the one named.
+    pub resources: Vec<String>,
+    /// How long its tokens are valid, in seconds, instead of the issuer's lifetime.
+    pub token_lifetime_seconds: Option<u64>,
 }
 
 impl ClientConfig {
@@ -82,6 +89,8 @@ impl ClientConfig {
                 .with(AuthMethod::ClientSecretBasic)
                 .with(AuthMethod::ClientSecretPost),
             dpop_bound: false,
+            resources: Vec::new(),
+            token_lifetime_seconds: None,
         }
     }
 }
@@ -214,6 +223,8 @@ pub struct Client {
     keys: Vec<Arc<PublicJwk>>,
     methods: AuthMethods,
     dpop_bound: bool,
+    resources: Vec<String>,
+    token_lifetime_seconds: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -442,6 +453,8 @@ impl ClientRegistry {
                     keys: config.keys.clone(),
                     methods: config.methods,
                     dpop_bound: config.dpop_bound,
+                    resources: config.resources.clone(),
+                    token_lifetime_seconds: config.token_lifetime_seconds,
                 },
             );
         }
@@ -833,6 +846,10 @@ pub struct Granted {
     pub assertion: Option<VerifiedAssertion>,
     /// Its tokens must be DPoP-bound.
     pub dpop_bound: bool,
+    /// The resource servers it may name (RFC 8707), besides the issuer's own audience.
+    pub resources: Vec<String>,
+    /// Its tokens' lifetime in seconds, when not the issuer's.
+    pub token_lifetime_seconds: Option<u64>,
 }
 
 /// A boxed, sendable future: what [`ClientStore`] methods return, so the store can be a
@@ -915,6 +932,8 @@ impl ClientStore for ClientDirectory {
                 secret: found.secret,
                 assertion,
                 dpop_bound: found.client.dpop_bound,
+                resources: found.client.resources.clone(),
+                token_lifetime_seconds: found.client.token_lifetime_seconds,
             })
         })
     }

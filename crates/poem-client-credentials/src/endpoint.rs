@@ -30,7 +30,8 @@ use crate::{
     clients::{AuthError, AuthMethod, ClientStore, Credentials, Refusal},
     error::{OAuthCode, OAuthErrorBody, TokenError},
     events::{Events, Issued, Refused, TracingAudit, bounded_id},
-    issuer::TokenIssuer,
+    issuer::{TokenIssuer, TokenOptions},
+    settings::is_resource_uri,
     throttle::{Throttle, Throttled, source_address},
 };
 
@@ -74,6 +75,10 @@ pub struct TokenRequest {
     /// Space-delimited scopes to narrow the token to; empty or absent means every scope
     /// the client is allowed.
     pub scope: Option<String>,
+    /// The resource server the token is for (RFC 8707): an absolute URI the client is
+    /// registered for, which becomes the token's `aud`. At most one. Absent: the API's
+    /// own audience.
+    pub resource: Option<String>,
 }
 
 /// The grant type: must be `client_credentials`; any other value is answered
@@ -199,6 +204,12 @@ pub struct TokenParams {
     pub client_assertion: Option<String>,
     /// `scope`.
     pub scope: Option<String>,
+    /// `resource` (RFC 8707), the first one.
+    pub resource: Option<String>,
+    /// `resource` was sent more than once: unlike other parameters, RFC 8707 allows
+    /// that, so it is not a malformed request; this endpoint issues a token for one
+    /// resource and answers `invalid_target`.
+    pub several_resources: bool,
 }
 
 impl TokenParams {
@@ -209,9 +220,14 @@ impl TokenParams {
     ) -> Result<Self, TokenError> {
         let mut params = TokenParams::default();
         // One flag per parameter: a repeat is refused even if the first value was empty.
-        let mut seen = [false; 6];
+        let mut seen = [false; 7];
         for (name, value) in pairs {
             let (index, slot) = match name.as_ref() {
+                "resource" if seen[6] => {
+                    params.several_resources = true;
+                    continue;
+                }
+                "resource" => (6, &mut params.resource),
                 "grant_type" => (0, &mut params.grant_type),
                 "client_id" => (1, &mut params.client_id),
                 "client_secret" => (2, &mut params.client_secret),
@@ -267,6 +283,7 @@ fn is_parameter(name: &str) -> bool {
             | "scope"
             | "client_assertion_type"
             | "client_assertion"
+            | "resource"
     )
 }
 
@@ -444,6 +461,37 @@ pub fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<String
         .filter(|a| requested.contains(a))
         .collect::<Vec<_>>()
         .join(" "))
+}
+
+/// The token's `aud` for a request naming `resource` (RFC 8707 §2): `None` (the issuer's
+/// audience) without one; the resource itself when the client may name it, that is when
+/// it is one of `allowed` or is the issuer's `audience` written as an absolute URI.
+/// Resources are compared as exact strings, as `aud` is (RFC 7519 §4.1.3).
+pub fn grant_audience(
+    audience: &str,
+    allowed: &[String],
+    resource: Option<&str>,
+    several: bool,
+) -> Result<Option<String>, TokenError> {
+    let target = |description| TokenError::new(OAuthCode::InvalidTarget, description);
+    if several {
+        return Err(target("Name at most one resource"));
+    }
+    let Some(resource) = resource else {
+        return Ok(None);
+    };
+    if !is_resource_uri(resource) {
+        return Err(target(
+            "The resource must be an absolute URI without a fragment",
+        ));
+    }
+    if allowed.iter().any(|a| a == resource) || resource == audience {
+        Ok(Some(resource.to_owned()))
+    } else {
+        Err(target(
+            "The requested resource is not allowed for this client",
+        ))
+    }
 }
 
 /// Everything the token endpoint works with, built once with [`TokenEndpoint::builder`]
@@ -853,6 +901,12 @@ impl TokenApi {
             return Err(invalid_proof(ProofError::Missing));
         }
         let scope = grant_scope(&found.scopes, params.scope.as_deref())?;
+        let audience = grant_audience(
+            issuer.audience(),
+            &found.resources,
+            params.resource.as_deref(),
+            params.several_resources,
+        )?;
         // Last, once everything else holds: a request refused for another reason leaves
         // the assertion and the proof unused. The assertion first: its replay is the
         // client's authentication failing.
@@ -894,7 +948,11 @@ impl TokenApi {
         }
         let bound_to = proof.map(|proof| proof.jkt);
         let token_type = if bound_to.is_some() { DPOP } else { "Bearer" };
-        let token = issuer.issue_bound(&found.client_id, scope, bound_to)?;
+        let options = TokenOptions::new()
+            .bound_to(bound_to)
+            .audience(audience)
+            .lifetime_seconds(found.token_lifetime_seconds);
+        let token = issuer.issue_with(&found.client_id, scope, options)?;
         events.token_issued(&Issued {
             client_id: &found.client_id,
             scope: &token.scope,
@@ -1011,6 +1069,52 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_resource_becomes_the_audience_only_when_the_client_may_name_it() {
+        let allowed = vec!["https://a.example/api".to_owned(), "urn:x:y".to_owned()];
+        let code = |r: Result<Option<String>, TokenError>| r.unwrap_err().code();
+        assert_eq!(grant_audience("aud", &allowed, None, false).unwrap(), None);
+        assert_eq!(
+            grant_audience("aud", &allowed, Some("urn:x:y"), false).unwrap(),
+            Some("urn:x:y".to_owned())
+        );
+        // The issuer's audience, when an absolute URI, without an entry.
+        assert_eq!(
+            grant_audience(
+                "https://api.example",
+                &[],
+                Some("https://api.example"),
+                false
+            )
+            .unwrap(),
+            Some("https://api.example".to_owned())
+        );
+        for (audience, resource, several) in [
+            ("aud", Some("aud"), false),
+            ("aud", Some("https://a.example/api/"), false),
+            ("aud", Some("https://a.example/api#f"), false),
+            ("aud", Some("urn:x:y"), true),
+            ("aud", None, true),
+        ] {
+            assert_eq!(
+                code(grant_audience(audience, &allowed, resource, several)),
+                OAuthCode::InvalidTarget,
+                "{resource:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn resource_parameters_keep_the_first_and_note_repeats() {
+        let p = TokenParams::from_form(b"resource=urn:a&grant_type=x").unwrap();
+        assert_eq!(p.resource.as_deref(), Some("urn:a"));
+        assert!(!p.several_resources);
+        let p = TokenParams::from_form(b"resource=urn:a&resource=urn:b").unwrap();
+        assert!(p.several_resources);
+        let p = TokenParams::from_json(br#"{"resource":"urn:a","resource":"urn:a"}"#).unwrap();
+        assert!(p.several_resources);
     }
 
     #[test]

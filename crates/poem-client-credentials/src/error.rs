@@ -36,6 +36,9 @@ pub enum OAuthCode {
     InvalidDpopProof,
     /// A good DPoP proof without the server's current nonce (RFC 9449 §8).
     UseDpopNonce,
+    /// A `resource` the client may not name, not an absolute URI, or more than one
+    /// (RFC 8707 §2).
+    InvalidTarget,
 }
 
 impl OAuthCode {
@@ -51,6 +54,7 @@ impl OAuthCode {
             OAuthCode::ServerError => "server_error",
             OAuthCode::InvalidDpopProof => "invalid_dpop_proof",
             OAuthCode::UseDpopNonce => "use_dpop_nonce",
+            OAuthCode::InvalidTarget => "invalid_target",
         }
     }
 }
@@ -60,7 +64,8 @@ impl OAuthCode {
 #[oai(rename = "OAuthError")]
 pub struct OAuthErrorBody {
     /// The error code: `invalid_request`, `invalid_client`, `unsupported_grant_type`,
-    /// `invalid_scope`, `invalid_dpop_proof`, `use_dpop_nonce`, `too_many_requests` (429),
+    /// `invalid_scope`, `invalid_target`, `invalid_dpop_proof`, `use_dpop_nonce`,
+    /// `too_many_requests` (429),
     /// `temporarily_unavailable` (503) or `server_error` (500).
     pub error: String,
     /// A short, fixed explanation.

@@ -25,6 +25,45 @@ pub struct IssuedToken {
     pub scope: String,
 }
 
+/// What one token may differ in from the issuer's defaults: everything unset keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenOptions {
+    /// Bind the token to the DPoP key whose RFC 7638 thumbprint this is (`cnf.jkt`,
+    /// RFC 9449 §6.1).
+    pub bound_to: Option<String>,
+    /// The `aud`, instead of the issuer's audience: the resource named in the request
+    /// (RFC 8707 §2), already checked against what the client may name.
+    pub audience: Option<String>,
+    /// The lifetime in seconds, instead of the issuer's: the client's own.
+    pub lifetime_seconds: Option<u64>,
+}
+
+impl TokenOptions {
+    /// The issuer's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bound to the DPoP key with this thumbprint (when `Some`).
+    pub fn bound_to(mut self, jkt: Option<String>) -> Self {
+        self.bound_to = jkt;
+        self
+    }
+
+    /// For this audience (when `Some`).
+    pub fn audience(mut self, audience: Option<String>) -> Self {
+        self.audience = audience;
+        self
+    }
+
+    /// Valid this many seconds (when `Some`).
+    pub fn lifetime_seconds(mut self, seconds: Option<u64>) -> Self {
+        self.lifetime_seconds = seconds;
+        self
+    }
+}
+
 /// Signs access tokens for one issuer and audience. The keys are parsed once, before.
 pub struct TokenIssuer {
     keys: Arc<KeySet>,
@@ -62,33 +101,43 @@ impl TokenIssuer {
         &self.issuer
     }
 
+    /// The default `aud` of its tokens.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// The default lifetime of its tokens, in seconds.
+    pub fn lifetime_seconds(&self) -> u64 {
+        self.lifetime
+    }
+
     /// Issues a token for `client_id` carrying `scope`, valid from now for the configured
     /// lifetime. `sub` is the client id: with no resource owner, the subject is the client
     /// itself (RFC 9068 §2.2).
     pub fn issue(&self, client_id: &str, scope: String) -> Result<IssuedToken, TokenError> {
-        self.issue_bound(client_id, scope, None)
+        self.issue_with(client_id, scope, TokenOptions::new())
     }
 
-    /// As [`TokenIssuer::issue`], the token bound to the DPoP key whose RFC 7638
-    /// thumbprint is `jkt`, when given (`cnf.jkt`, RFC 9449 §6.1).
-    pub fn issue_bound(
+    /// As [`TokenIssuer::issue`], with `options` in place of the issuer's defaults.
+    pub fn issue_with(
         &self,
         client_id: &str,
         scope: String,
-        jkt: Option<String>,
+        options: TokenOptions,
     ) -> Result<IssuedToken, TokenError> {
         let now = now_seconds();
+        let lifetime = options.lifetime_seconds.unwrap_or(self.lifetime);
         let claims = AccessClaims {
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: options.audience.unwrap_or_else(|| self.audience.clone()),
             sub: client_id.to_owned(),
             client_id: client_id.to_owned(),
             scope,
             iat: now,
             nbf: now,
-            exp: now + self.lifetime,
+            exp: now.saturating_add(lifetime),
             jti: Uuid::new_v4().to_string(),
-            cnf: jkt.map(|jkt| Confirmation { jkt }),
+            cnf: options.bound_to.map(|jkt| Confirmation { jkt }),
         };
         let access_token = jsonwebtoken::encode(&self.header, &claims, &self.keys.current.key)
             .map_err(|cause| {
@@ -98,7 +147,7 @@ impl TokenIssuer {
         Ok(IssuedToken {
             access_token,
             jti: claims.jti,
-            expires_in: self.lifetime,
+            expires_in: lifetime,
             scope: claims.scope,
         })
     }

@@ -265,6 +265,15 @@ pub struct ClientSettings {
     /// `false`: no new tokens, and its live tokens are refused. Default `true`.
     #[serde(default = "enabled")]
     pub enabled: bool,
+    /// The resource servers it may ask a token for (RFC 8707 `resource`), absolute URIs
+    /// without a fragment: the token's `aud` is then the one it names. The issuer's own
+    /// audience, when it is an absolute URI, needs no entry. Default: none.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// How long its tokens are valid, 1 ..= [`MAX_TOKEN_LIFETIME_SECONDS`], instead of
+    /// the issuer's `expires_in_seconds`.
+    #[serde(default)]
+    pub token_lifetime_seconds: Option<u64>,
 }
 
 impl ClientSettings {
@@ -355,16 +364,43 @@ impl ClientSettings {
                 "has an empty scopes list: give at least one scope",
             ));
         }
-        Ok(ClientConfig {
-            client_id: self.client_id,
-            secrets,
-            scopes,
-            enabled: self.enabled,
-            keys,
-            methods,
-            dpop_bound: self.dpop_bound_access_tokens,
-        })
+        for (index, resource) in self.resources.iter().enumerate() {
+            if !is_resource_uri(resource) {
+                return Err(SettingsError::new(
+                    format!("resources[{index}]"),
+                    "is not an absolute URI without a fragment (RFC 8707 §2)",
+                ));
+            }
+        }
+        let mut resources: Vec<String> = Vec::with_capacity(self.resources.len());
+        for resource in self.resources {
+            if !resources.contains(&resource) {
+                resources.push(resource);
+            }
+        }
+        if let Some(lifetime) = self.token_lifetime_seconds
+            && !(1..=MAX_TOKEN_LIFETIME_SECONDS).contains(&lifetime)
+        {
+            return Err(SettingsError::new(
+                "token_lifetime_seconds",
+                format!("must be between 1 and {MAX_TOKEN_LIFETIME_SECONDS}, not {lifetime}"),
+            ));
+        }
+        let mut config = ClientConfig::with_secrets(self.client_id, secrets, scopes);
+        config.enabled = self.enabled;
+        config.keys = keys;
+        config.methods = methods;
+        config.dpop_bound = self.dpop_bound_access_tokens;
+        config.resources = resources;
+        config.token_lifetime_seconds = self.token_lifetime_seconds;
+        Ok(config)
     }
+}
+
+/// Whether `value` may name a resource server (RFC 8707 §2): an absolute URI (RFC 3986
+/// §4.3: a scheme, no fragment).
+pub fn is_resource_uri(value: &str) -> bool {
+    iri_string::types::UriAbsoluteStr::new(value).is_ok()
 }
 
 fn enabled() -> bool {
@@ -468,6 +504,28 @@ fn parse_argon2id(phc: &str) -> Option<PasswordHashString> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn resource_uris_are_absolute_without_a_fragment() {
+        for good in [
+            "https://api.example.com",
+            "https://api.example.com/v1?x=1",
+            "urn:example:ledger",
+            "HTTP://API.EXAMPLE",
+        ] {
+            assert!(is_resource_uri(good), "{good}");
+        }
+        for bad in [
+            "",
+            "api.example.com",
+            "/v1",
+            "https://api.example.com/#top",
+            "https://exa mple.com",
+            "1http://x",
+        ] {
+            assert!(!is_resource_uri(bad), "{bad}");
+        }
+    }
+
     use super::*;
     use serde_json::json;
 
