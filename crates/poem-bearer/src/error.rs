@@ -53,11 +53,13 @@ pub enum Rejection {
     Bound,
     /// A token that is not DPoP-bound sent with the DPoP scheme.
     NotBound,
+    /// The token was revoked (RFC 7009): the app's revocation check said so.
+    Revoked,
 }
 
 impl Rejection {
     /// Every reason, in declaration order.
-    pub const ALL: [Rejection; 17] = [
+    pub const ALL: [Rejection; 18] = [
         Rejection::Malformed,
         Rejection::BadSignature,
         Rejection::Expired,
@@ -75,6 +77,7 @@ impl Rejection {
         Rejection::IssuerUnavailable,
         Rejection::Bound,
         Rejection::NotBound,
+        Rejection::Revoked,
     ];
 
     /// The fixed description sent as `error_description`.
@@ -101,6 +104,7 @@ impl Rejection {
                 "The access token is bound to a DPoP key: send it as DPoP, with a proof"
             }
             Rejection::NotBound => "The access token is not DPoP-bound: send it as Bearer",
+            Rejection::Revoked => "The access token was revoked",
         }
     }
 }

@@ -298,6 +298,8 @@ impl Remote {
             expires_at: claims.exp,
             local: false,
             bound_to: claims.cnf.map(|cnf| cnf.jkt),
+            audience: claims.aud.map(|aud| aud.into_vec()).unwrap_or_default(),
+            not_before: claims.nbf,
         })
     }
 
@@ -564,6 +566,10 @@ struct RemoteClaims {
     scope: Option<String>,
     #[serde(default)]
     cnf: Option<crate::token::Confirmation>,
+    #[serde(default)]
+    aud: Option<crate::validator::Audience>,
+    #[serde(default)]
+    nbf: Option<u64>,
 }
 
 #[cfg(test)]

@@ -42,6 +42,10 @@ pub struct Claims {
     pub local: bool,
     /// `cnf.jkt`: the thumbprint of the DPoP key the token is bound to, if it is bound.
     pub bound_to: Option<String>,
+    /// `aud`, one value or several.
+    pub audience: Vec<String>,
+    /// `nbf`, seconds since the Unix epoch, when the token has one.
+    pub not_before: Option<u64>,
 }
 
 impl Claims {
@@ -61,6 +65,11 @@ impl Claims {
 /// at once, not when they expire).
 pub type ClientCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
+/// A check the app makes of a `jti` of its own tokens after every other check: `true`
+/// (revoked) refuses the token with [`Rejection::Revoked`]. It runs on every protected
+/// request, so it must answer from memory: no I/O.
+pub type RevocationCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// Called for every request a guard refuses, with why: the app's metrics or audit log.
 /// A [`Refusal`](crate::Refusal) is one of a fixed set, safe as a metric label.
 pub type RefusalHook = Arc<dyn Fn(crate::Refusal) + Send + Sync>;
@@ -71,16 +80,20 @@ pub type RefusalHook = Arc<dyn Fn(crate::Refusal) + Send + Sync>;
 /// `.data(validator)` and every [`Bearer`](crate::Bearer) guard uses it.
 pub struct Validator {
     local: Option<Local>,
+    local_issuer: Option<String>,
     trusted: Vec<Arc<Remote>>,
     challenges: Challenges,
     dpop: Option<DpopPolicy>,
     client_check: Option<ClientCheck>,
+    revocation_check: Option<RevocationCheck>,
     on_refusal: Option<RefusalHook>,
 }
 
 struct Local {
     keys: Arc<KeySet>,
     validations: Vec<(Algorithm, Validation)>,
+    /// The same rules without `aud`: for [`Validator::inspect`].
+    any_audience: Vec<(Algorithm, Validation)>,
     /// The encoded header of the tokens the current key signs: a refused token that
     /// starts with it names that `kid`, which is then known without decoding anything.
     own_header: Option<String>,
@@ -102,6 +115,7 @@ pub struct ValidatorBuilder {
     local: Option<(String, String, Arc<KeySet>)>,
     trusted: Vec<TrustedIssuer>,
     client_check: Option<ClientCheck>,
+    revocation_check: Option<RevocationCheck>,
     on_refusal: Option<RefusalHook>,
 }
 
@@ -115,6 +129,7 @@ impl Validator {
             local: None,
             trusted: Vec::new(),
             client_check: None,
+            revocation_check: None,
             on_refusal: None,
         }
     }
@@ -153,7 +168,19 @@ impl Validator {
             return remote.validate(token).await;
         }
         match &self.local {
-            Some(local) => self.validate_local(local, token),
+            Some(local) => self.validate_local(local, &local.validations, token),
+            None => Err(Rejection::WrongIssuer),
+        }
+    }
+
+    /// The claims of one of this API's own tokens if it is active: every check
+    /// [`Validator::validate`] makes (signature under the current or a previous key,
+    /// issuer, expiry with the leeway, `typ`, the client and revocation checks) except
+    /// the audience. What token introspection (RFC 7662) and revocation (RFC 7009) need:
+    /// a trusted issuer's token is never active here ([`Rejection::WrongIssuer`]).
+    pub fn inspect(&self, token: &str) -> Result<Claims, Rejection> {
+        match &self.local {
+            Some(local) => self.validate_local(local, &local.any_audience, token),
             None => Err(Rejection::WrongIssuer),
         }
     }
@@ -180,7 +207,12 @@ impl Validator {
         self.trusted.iter().find(|remote| remote.issuer == issuer)
     }
 
-    fn validate_local(&self, local: &Local, token: &str) -> Result<Claims, Rejection> {
+    fn validate_local(
+        &self,
+        local: &Local,
+        validations: &[(Algorithm, Validation)],
+        token: &str,
+    ) -> Result<Claims, Rejection> {
         // The `kid` only selects among the local keys; the key then dictates the
         // algorithm. With one key (the usual case) the token is verified against it
         // directly and its `kid` compared afterwards, so the header is parsed once.
@@ -196,8 +228,7 @@ impl Validator {
                 (None, key)
             }
         };
-        let validation = local
-            .validations
+        let validation = validations
             .iter()
             .find(|(alg, _)| *alg == key.algorithm)
             .map(|(_, v)| v)
@@ -261,6 +292,12 @@ impl Validator {
         if data.header.crit.is_some() {
             return Err(Rejection::CriticalHeader);
         }
+        // Last: a token refused for any other reason keeps that reason.
+        if let Some(revoked) = &self.revocation_check
+            && revoked(&data.claims.jti)
+        {
+            return Err(Rejection::Revoked);
+        }
         let c = data.claims;
         Ok(Claims {
             issuer: c.iss,
@@ -272,6 +309,8 @@ impl Validator {
             expires_at: c.exp,
             local: true,
             bound_to: c.cnf.map(|cnf| cnf.jkt),
+            audience: c.aud.into_vec(),
+            not_before: c.nbf,
         })
     }
 }
@@ -298,6 +337,17 @@ impl ValidatorBuilder {
     /// Refuses the local tokens of clients `check` says no to.
     pub fn client_check(mut self, check: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
         self.client_check = Some(Arc::new(check));
+        self
+    }
+
+    /// Refuses the local tokens whose `jti` `check` says is revoked (see
+    /// [`RevocationCheck`]). Trusted issuers' tokens are never looked up: their `jti`s are
+    /// not this API's to revoke.
+    pub fn revocation_check(
+        mut self,
+        check: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.revocation_check = Some(Arc::new(check));
         self
     }
 
@@ -333,6 +383,58 @@ impl ValidatorBuilder {
     /// Errors name the field at fault: `realm`, `issuer`, or `trusted[i].jwks_url`
     /// with `i` the order of [`trust`](Self::trust) calls.
     pub async fn build(self) -> Result<Arc<Validator>, SettingsError> {
+        let (mut validator, settings) = self.assemble()?;
+        let local_issuer = validator.local_issuer.clone();
+        let mut trusted = Vec::new();
+        if !settings.is_empty() {
+            let client = crate::remote::http_client()?;
+            for (index, issuer) in settings.iter().enumerate() {
+                let field = format!("trusted[{index}]");
+                if local_issuer.as_deref() == Some(issuer.issuer.as_str())
+                    || settings[..index]
+                        .iter()
+                        .any(|other| other.issuer == issuer.issuer)
+                {
+                    return Err(SettingsError::new(
+                        format!("{field}.issuer"),
+                        "is already accepted: each issuer is listed once",
+                    ));
+                }
+                let remote = Remote::new(issuer, client.clone()).map_err(|e| e.within(&field))?;
+                trusted.push(Arc::new(remote));
+            }
+        }
+        // The first fetches run side by side; each then schedules its own next one.
+        let first: Vec<_> = trusted
+            .iter()
+            .map(|remote| {
+                let remote = remote.clone();
+                tokio::spawn(async move { remote.refresh().await })
+            })
+            .collect();
+        for (remote, fetch) in trusted.iter().zip(first) {
+            let delay = fetch.await.unwrap_or(crate::remote::RETRY_AFTER_FAILURE);
+            keep_fresh(Arc::downgrade(remote), delay);
+        }
+        validator.trusted = trusted;
+        Ok(Arc::new(validator))
+    }
+
+    /// As [`build`](Self::build) for a validator of the API's own tokens only, which
+    /// fetches nothing and so needs no runtime: an authorization server checking the
+    /// tokens it issued. Trusted issuers are refused (`trusted`).
+    pub fn build_local(self) -> Result<Arc<Validator>, SettingsError> {
+        if !self.trusted.is_empty() {
+            return Err(SettingsError::new(
+                "trusted",
+                "needs build(): a trusted issuer's keys are fetched",
+            ));
+        }
+        Ok(Arc::new(self.assemble()?.0))
+    }
+
+    /// Everything but the trusted issuers, which are returned to be fetched.
+    fn assemble(self) -> Result<(Validator, Vec<TrustedIssuer>), SettingsError> {
         let mut challenges =
             Challenges::new(&self.realm).map_err(|message| SettingsError::new("realm", message))?;
         let dpop = match self.dpop {
@@ -360,48 +462,29 @@ impl ValidatorBuilder {
                 .into_iter()
                 .map(|alg| (alg, validation(alg, &issuer, &audience)))
                 .collect(),
+            any_audience: keys
+                .algorithms()
+                .into_iter()
+                .map(|alg| {
+                    let mut rules = validation(alg, &issuer, &audience);
+                    rules.validate_aud = false;
+                    (alg, rules)
+                })
+                .collect(),
             own_header: own_header_segment(&keys),
             keys,
         });
-        let mut trusted = Vec::new();
-        if !self.trusted.is_empty() {
-            let client = crate::remote::http_client()?;
-            for (index, settings) in self.trusted.iter().enumerate() {
-                let field = format!("trusted[{index}]");
-                if local_issuer.as_deref() == Some(settings.issuer.as_str())
-                    || self.trusted[..index]
-                        .iter()
-                        .any(|other| other.issuer == settings.issuer)
-                {
-                    return Err(SettingsError::new(
-                        format!("{field}.issuer"),
-                        "is already accepted: each issuer is listed once",
-                    ));
-                }
-                let remote = Remote::new(settings, client.clone()).map_err(|e| e.within(&field))?;
-                trusted.push(Arc::new(remote));
-            }
-        }
-        // The first fetches run side by side; each then schedules its own next one.
-        let first: Vec<_> = trusted
-            .iter()
-            .map(|remote| {
-                let remote = remote.clone();
-                tokio::spawn(async move { remote.refresh().await })
-            })
-            .collect();
-        for (remote, fetch) in trusted.iter().zip(first) {
-            let delay = fetch.await.unwrap_or(crate::remote::RETRY_AFTER_FAILURE);
-            keep_fresh(Arc::downgrade(remote), delay);
-        }
-        Ok(Arc::new(Validator {
+        let validator = Validator {
             local,
-            trusted,
+            local_issuer,
+            trusted: Vec::new(),
             challenges,
             dpop,
             client_check: self.client_check,
+            revocation_check: self.revocation_check,
             on_refusal: self.on_refusal,
-        }))
+        };
+        Ok((validator, self.trusted))
     }
 }
 
@@ -430,8 +513,28 @@ struct LocalClaims {
     jti: String,
     iat: u64,
     exp: u64,
+    aud: Audience,
+    #[serde(default)]
+    nbf: Option<u64>,
     #[serde(default)]
     cnf: Option<crate::token::Confirmation>,
+}
+
+/// `aud`: one string or several (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Audience {
+    One(String),
+    Several(Vec<String>),
+}
+
+impl Audience {
+    pub(crate) fn into_vec(self) -> Vec<String> {
+        match self {
+            Audience::One(one) => vec![one],
+            Audience::Several(several) => several,
+        }
+    }
 }
 
 /// The rules a token of `issuer` for `audience` is checked against with a key of

@@ -57,3 +57,85 @@ async fn iat_beyond_the_clock_skew_is_not_valid_yet() {
     let claims = validator.validate(&sign(now + 30)).await.unwrap();
     assert!(claims.local && claims.has_scope("s"));
 }
+
+fn keys() -> Arc<KeySet> {
+    Arc::new(
+        KeySet::new(
+            &KeyConfig {
+                key_id: None,
+                material: KeyMaterial::Hmac(SECRET.into()),
+            },
+            &[],
+        )
+        .unwrap(),
+    )
+}
+
+fn sign(keys: &KeySet, aud: &str, jti: &str, client: &str, exp: u64) -> String {
+    let now = now_seconds();
+    let claims = AccessClaims {
+        iss: "i".into(),
+        aud: aud.into(),
+        sub: client.into(),
+        client_id: client.into(),
+        scope: "s".into(),
+        iat: now,
+        nbf: now,
+        exp,
+        jti: jti.into(),
+        cnf: None,
+    };
+    jsonwebtoken::encode(
+        &token_header(keys),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[test]
+fn inspect_checks_everything_but_the_audience_and_the_revocation_check_comes_last() {
+    let keys = keys();
+    let validator = Validator::builder("r")
+        .local("i", "a", keys.clone())
+        .client_check(|client| client != "disabled")
+        .revocation_check(|jti| jti == "revoked")
+        .build_local()
+        .unwrap();
+    let now = now_seconds();
+    let other_audience = sign(&keys, "elsewhere", "j", "c", now + 600);
+    let claims = validator.inspect(&other_audience).unwrap();
+    assert_eq!(claims.audience, ["elsewhere"]);
+    assert_eq!(claims.not_before, Some(claims.issued_at.unwrap()));
+    assert_eq!(
+        tokio_test_block(validator.validate(&other_audience)),
+        Err(Rejection::WrongAudience)
+    );
+    let revoked = sign(&keys, "a", "revoked", "c", now + 600);
+    assert_eq!(validator.inspect(&revoked), Err(Rejection::Revoked));
+    assert_eq!(
+        tokio_test_block(validator.validate(&revoked)),
+        Err(Rejection::Revoked)
+    );
+    // Expired (past the leeway) or of a disabled client: that reason, not the revocation.
+    let expired = sign(&keys, "a", "revoked", "c", now - 61);
+    assert_eq!(validator.inspect(&expired), Err(Rejection::Expired));
+    let disabled = sign(&keys, "a", "revoked", "disabled", now + 600);
+    assert_eq!(validator.inspect(&disabled), Err(Rejection::ClientDisabled));
+    // Within the leeway, still active.
+    assert!(
+        validator
+            .inspect(&sign(&keys, "a", "j", "c", now - 30))
+            .is_ok()
+    );
+    // Without local keys nothing is active.
+    let none = Validator::builder("r").build_local().unwrap();
+    assert_eq!(none.inspect(&other_audience), Err(Rejection::WrongIssuer));
+}
+
+fn tokio_test_block<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
+}

@@ -27,7 +27,7 @@ use poem_bearer::{
 use crate::{
     assertion::{AssertionAudience, CLIENT_ASSERTION_TYPE, claimed_client},
     body::{self, BodyError, BodyLimit},
-    clients::{AuthError, AuthMethod, ClientStore, Credentials, Refusal},
+    clients::{AuthError, AuthMethod, ClientStore, Credentials, Granted, Refusal},
     error::{OAuthCode, OAuthErrorBody, TokenError},
     events::{Events, Issued, Refused, TracingAudit, bounded_id},
     issuer::{TokenIssuer, TokenOptions},
@@ -210,31 +210,72 @@ pub struct TokenParams {
     /// that, so it is not a malformed request; this endpoint issues a token for one
     /// resource and answers `invalid_target`.
     pub several_resources: bool,
+    /// `token`: the token to revoke (RFC 7009) or introspect (RFC 7662).
+    pub token: Option<String>,
+}
+
+/// Which endpoint a request body is read for: each knows its own parameters and ignores
+/// the rest (RFC 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Operation {
+    /// `POST /auth/token`.
+    Token,
+    /// `POST /auth/revoke` (RFC 7009).
+    Revoke,
+    /// `POST /auth/introspect` (RFC 7662).
+    Introspect,
+}
+
+impl Operation {
+    /// The slot of a parameter this operation knows, by name.
+    fn slot(self, name: &str) -> Option<usize> {
+        let index = match name {
+            "client_id" => 0,
+            "client_secret" => 1,
+            "client_assertion_type" => 2,
+            "client_assertion" => 3,
+            "grant_type" | "scope" | "resource" if self == Operation::Token => {
+                ["grant_type", "scope", "resource"]
+                    .iter()
+                    .position(|n| *n == name)?
+                    + 4
+            }
+            // `token_type_hint` is ignored: the token says what it is.
+            "token" if self != Operation::Token => 7,
+            _ => return None,
+        };
+        Some(index)
+    }
 }
 
 impl TokenParams {
     /// Builds the parameters from name/value pairs, refusing a repeated parameter
     /// (RFC 6749 §3.2) and ignoring unknown ones.
     fn from_pairs<K: AsRef<str>, V: Into<String>>(
+        operation: Operation,
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Result<Self, TokenError> {
         let mut params = TokenParams::default();
         // One flag per parameter: a repeat is refused even if the first value was empty.
-        let mut seen = [false; 7];
+        let mut seen = [false; 8];
         for (name, value) in pairs {
-            let (index, slot) = match name.as_ref() {
-                "resource" if seen[6] => {
-                    params.several_resources = true;
-                    continue;
-                }
-                "resource" => (6, &mut params.resource),
-                "grant_type" => (0, &mut params.grant_type),
-                "client_id" => (1, &mut params.client_id),
-                "client_secret" => (2, &mut params.client_secret),
-                "scope" => (3, &mut params.scope),
-                "client_assertion_type" => (4, &mut params.client_assertion_type),
-                "client_assertion" => (5, &mut params.client_assertion),
-                _ => continue,
+            let Some(index) = operation.slot(name.as_ref()) else {
+                continue;
+            };
+            if index == 6 && seen[6] {
+                params.several_resources = true;
+                continue;
+            }
+            let slot = match index {
+                0 => &mut params.client_id,
+                1 => &mut params.client_secret,
+                2 => &mut params.client_assertion_type,
+                3 => &mut params.client_assertion,
+                4 => &mut params.grant_type,
+                5 => &mut params.scope,
+                6 => &mut params.resource,
+                _ => &mut params.token,
             };
             if std::mem::replace(&mut seen[index], true) {
                 return Err(invalid_request("A request parameter is repeated"));
@@ -247,44 +288,42 @@ impl TokenParams {
         Ok(params)
     }
 
-    /// The parameters of an `application/x-www-form-urlencoded` body.
+    /// The token request parameters of an `application/x-www-form-urlencoded` body.
     pub fn from_form(body: &[u8]) -> Result<Self, TokenError> {
-        Self::from_pairs(form_urlencoded::parse(body))
+        Self::form_for(Operation::Token, body)
     }
 
-    /// A JSON object's string members. A repeated parameter is refused as in a form:
-    /// the members are read in order with repeats kept, not through a map that would
-    /// silently keep the last.
+    /// The token request parameters of a JSON object body: see [`TokenParams::json_for`].
     pub fn from_json(body: &[u8]) -> Result<Self, TokenError> {
+        Self::json_for(Operation::Token, body)
+    }
+
+    /// The parameters `operation` knows, of an `application/x-www-form-urlencoded` body.
+    pub fn form_for(operation: Operation, body: &[u8]) -> Result<Self, TokenError> {
+        Self::from_pairs(operation, form_urlencoded::parse(body))
+    }
+
+    /// The parameters `operation` knows, of a JSON object's string members. A repeated
+    /// parameter is refused as in a form: the members are read in order with repeats
+    /// kept, not through a map that would silently keep the last.
+    pub fn json_for(operation: Operation, body: &[u8]) -> Result<Self, TokenError> {
         let members = body::json_object_members(body)
             .ok_or_else(|| invalid_request("The request body is not a JSON object"))?;
         let mut pairs = Vec::with_capacity(members.len());
         for (name, value) in members {
+            let known = operation.slot(&name).is_some();
             match value {
                 serde_json::Value::String(s) => pairs.push((name, s)),
                 // Null is absent, but still counts when repeated.
-                serde_json::Value::Null if is_parameter(&name) => pairs.push((name, String::new())),
-                _ if is_parameter(&name) => {
+                serde_json::Value::Null if known => pairs.push((name, String::new())),
+                _ if known => {
                     return Err(invalid_request("Every request parameter must be a string"));
                 }
                 _ => {}
             }
         }
-        Self::from_pairs(pairs)
+        Self::from_pairs(operation, pairs)
     }
-}
-
-fn is_parameter(name: &str) -> bool {
-    matches!(
-        name,
-        "grant_type"
-            | "client_id"
-            | "client_secret"
-            | "scope"
-            | "client_assertion_type"
-            | "client_assertion"
-            | "resource"
-    )
 }
 
 fn invalid_request(description: &'static str) -> TokenError {
@@ -298,18 +337,33 @@ fn from_script(request: &Request) -> bool {
     headers.contains_key(poem::http::header::ORIGIN) || headers.contains_key("x-requested-with")
 }
 
-/// The token request body, `application/x-www-form-urlencoded` (the standard) or
-/// `application/json`. Every failure is an OAuth `invalid_request`.
-pub struct TokenRequestBody(pub TokenParams);
+/// A documented request body of one of the endpoints: its schema, and which
+/// [`Operation`] reads it.
+pub trait OAuthForm: Type {
+    /// The operation whose parameters the body holds.
+    const OPERATION: Operation;
+}
 
-impl<'a> ApiExtractor<'a> for TokenRequestBody {
+impl OAuthForm for TokenRequest {
+    const OPERATION: Operation = Operation::Token;
+}
+
+/// A request body of the token, revocation or introspection endpoint,
+/// `application/x-www-form-urlencoded` (the standard) or `application/json`, documented
+/// as `T`. Every failure is an OAuth `invalid_request`.
+pub struct OAuthBody<T>(pub TokenParams, std::marker::PhantomData<T>);
+
+/// The token request body.
+pub type TokenRequestBody = OAuthBody<TokenRequest>;
+
+impl<'a, T: OAuthForm> ApiExtractor<'a> for OAuthBody<T> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
 
     type ParamType = ();
     type ParamRawType = ();
 
     fn register(registry: &mut Registry) {
-        TokenRequest::register(registry);
+        T::register(registry);
     }
 
     fn request_meta() -> Option<MetaRequest> {
@@ -318,11 +372,11 @@ impl<'a> ApiExtractor<'a> for TokenRequestBody {
             content: vec![
                 MetaMediaType {
                     content_type: "application/x-www-form-urlencoded",
-                    schema: TokenRequest::schema_ref(),
+                    schema: T::schema_ref(),
                 },
                 MetaMediaType {
                     content_type: "application/json",
-                    schema: TokenRequest::schema_ref(),
+                    schema: T::schema_ref(),
                 },
             ],
             required: true,
@@ -346,8 +400,10 @@ impl<'a> ApiExtractor<'a> for TokenRequestBody {
                 BodyError::Unreadable => invalid_request("The request body could not be read"),
             })?;
         let params = match body::media_type(request).as_deref() {
-            Some("application/x-www-form-urlencoded") => TokenParams::from_form(&bytes)?,
-            Some(media) if body::is_json(media) => TokenParams::from_json(&bytes)?,
+            Some("application/x-www-form-urlencoded") => {
+                TokenParams::form_for(T::OPERATION, &bytes)?
+            }
+            Some(media) if body::is_json(media) => TokenParams::json_for(T::OPERATION, &bytes)?,
             _ => {
                 return Err(invalid_request(
                     "The body must be application/x-www-form-urlencoded or application/json",
@@ -355,7 +411,7 @@ impl<'a> ApiExtractor<'a> for TokenRequestBody {
                 .into());
             }
         };
-        Ok(TokenRequestBody(params))
+        Ok(OAuthBody(params, std::marker::PhantomData))
     }
 }
 
@@ -690,6 +746,222 @@ impl TokenEndpointBuilder {
     }
 }
 
+/// How a request authenticates its client, as sent: nothing checked yet but its shape.
+enum ClientAuth<'p> {
+    /// `client_assertion` (`private_key_jwt`).
+    Assertion(&'p str),
+    /// An `Authorization: Basic` header: `None` when it does not decode.
+    Basic(Option<BasicCredentials>),
+    /// `client_id` and `client_secret` in the body.
+    Post { id: &'p str, secret: &'p str },
+    /// No usable credentials; the `client_id` if one was sent.
+    Nothing(Option<&'p str>),
+}
+
+/// The request's client authentication, checked for shape before anything else (400
+/// `invalid_request`): one `Authorization` header, a client assertion with its type, one
+/// method, and a `client_id` that agrees with the assertion's.
+fn client_auth<'p>(
+    request: &Request,
+    params: &'p TokenParams,
+) -> Result<ClientAuth<'p>, TokenError> {
+    if poem_bearer::has_several_authorizations(request) {
+        return Err(invalid_request(
+            "The request carries more than one Authorization header",
+        ));
+    }
+    let basic = basic_credentials(request);
+    let assertion = match (&params.client_assertion_type, &params.client_assertion) {
+        (None, None) => None,
+        (Some(kind), Some(assertion)) if kind == CLIENT_ASSERTION_TYPE => Some(assertion.as_str()),
+        (Some(_), Some(_)) => {
+            return Err(invalid_request(
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ));
+        }
+        _ => {
+            return Err(invalid_request(
+                "client_assertion and client_assertion_type are sent together",
+            ));
+        }
+    };
+    if (basic.is_some() || assertion.is_some())
+        && (params.client_secret.is_some() || (basic.is_some() && assertion.is_some()))
+    {
+        return Err(invalid_request(
+            "Use one client authentication method: HTTP Basic, client_secret in the body, or a client assertion",
+        ));
+    }
+    if let (Some(assertion), Some(id)) = (assertion, params.client_id.as_deref())
+        && claimed_client(assertion).is_some_and(|claimed| claimed != id)
+    {
+        return Err(invalid_request(
+            "The client_id differs from the client assertion's issuer",
+        ));
+    }
+    Ok(match (basic, assertion) {
+        (_, Some(assertion)) => ClientAuth::Assertion(assertion),
+        (Some(credentials), None) => ClientAuth::Basic(credentials),
+        (None, None) => match (params.client_id.as_deref(), params.client_secret.as_deref()) {
+            (Some(id), Some(secret)) => ClientAuth::Post { id, secret },
+            (id, _) => ClientAuth::Nothing(id),
+        },
+    })
+}
+
+/// How a client authentication failure is answered and reported, for one request.
+struct Refuser<'a> {
+    endpoint: &'a TokenEndpoint,
+    source: Option<IpAddr>,
+    /// The `Basic` challenge, except for a browser's script.
+    challenge: Option<HeaderValue>,
+}
+
+impl Refuser<'_> {
+    /// 401 `invalid_client`, reported with `reason`.
+    fn refuse_as(&self, client_id: &str, reason: &'static str) -> TokenError {
+        self.endpoint.events.client_refused(&Refused {
+            client_id: &bounded_id(client_id),
+            reason,
+            source: self.source,
+        });
+        TokenError::invalid_client(self.challenge.clone())
+    }
+
+    /// 401 `invalid_client` for `refusal`, with its description if it has one.
+    fn refuse(&self, client_id: &str, refusal: Refusal) -> TokenError {
+        self.refuse_as(client_id, refusal.as_str())
+            .described(refusal.description())
+    }
+
+    fn throttled(&self, throttled: Throttled) -> TokenError {
+        self.endpoint.events.throttled(self.source);
+        TokenError::too_many_requests(throttled.retry_after)
+    }
+
+    /// A failure the store did not count (no usable credentials, a replayed assertion),
+    /// counted here; past the budget the answer is the throttle's.
+    fn counted(&self, refusal: impl FnOnce() -> TokenError) -> TokenError {
+        match self.source.map(|a| self.endpoint.throttle.settle(a, 1)) {
+            Some(Err(t)) => self.throttled(t),
+            _ => refusal(),
+        }
+    }
+
+    /// The answer to a store's failure.
+    fn failed(&self, client_id: &str, error: AuthError) -> TokenError {
+        match error {
+            AuthError::Refused(refusal) => self.refuse(client_id, refusal),
+            AuthError::Throttled(t) => self.throttled(t),
+            AuthError::Busy => TokenError::busy(),
+        }
+    }
+}
+
+impl TokenEndpoint {
+    fn refuser(&self, request: &Request, source: Option<IpAddr>) -> Refuser<'_> {
+        Refuser {
+            endpoint: self,
+            source,
+            challenge: (!from_script(request)).then(|| self.basic_challenge.clone()),
+        }
+    }
+
+    /// The client `auth` authenticates, and how, or the answer to its failure: 401
+    /// `invalid_client`, 429, 503. `audience` is what an assertion's `aud` may name.
+    async fn authenticate(
+        &self,
+        refuser: &Refuser<'_>,
+        auth: ClientAuth<'_>,
+        body_client_id: Option<&str>,
+        audience: &AssertionAudience,
+    ) -> Result<(AuthMethod, Granted), TokenError> {
+        let (clients, throttle, source) = (&self.clients, &self.throttle, refuser.source);
+        match auth {
+            ClientAuth::Assertion(assertion) => {
+                let credentials = Credentials::Assertion {
+                    assertion,
+                    audience,
+                };
+                let found = clients
+                    .authenticate(credentials, source, throttle)
+                    .await
+                    .map_err(|e| {
+                        let claimed = claimed_client(assertion);
+                        refuser.failed(claimed.as_deref().unwrap_or("-"), e)
+                    })?;
+                Ok((AuthMethod::PrivateKeyJwt, found))
+            }
+            ClientAuth::Basic(None) => {
+                Err(refuser.counted(|| refuser.refuse_as("-", "malformed_basic")))
+            }
+            ClientAuth::Basic(Some(raw)) => {
+                // RFC 6749 §2.3.1 form-encodes id and secret; Swagger UI and several
+                // libraries do not. Try the decoded form, then the raw one.
+                let decoded = form_decode(&raw.id).zip(form_decode(&raw.secret));
+                let mut candidates = Vec::with_capacity(2);
+                if let Some((id, secret)) = &decoded {
+                    candidates.push((id.as_str(), secret.as_str()));
+                }
+                candidates.push((raw.id.as_str(), raw.secret.as_str()));
+                let credentials = Credentials::Secret {
+                    method: AuthMethod::ClientSecretBasic,
+                    candidates: &candidates,
+                };
+                let found = clients
+                    .authenticate(credentials, source, throttle)
+                    .await
+                    .map_err(|e| refuser.failed(&raw.id, e))?;
+                if body_client_id.is_some_and(|body_id| body_id != found.client_id) {
+                    return Err(invalid_request(
+                        "The client_id in the body differs from the authenticated client",
+                    ));
+                }
+                Ok((AuthMethod::ClientSecretBasic, found))
+            }
+            ClientAuth::Post { id, secret } => {
+                let credentials = Credentials::Secret {
+                    method: AuthMethod::ClientSecretPost,
+                    candidates: &[(id, secret)],
+                };
+                let found = clients
+                    .authenticate(credentials, source, throttle)
+                    .await
+                    .map_err(|e| refuser.failed(id, e))?;
+                Ok((AuthMethod::ClientSecretPost, found))
+            }
+            ClientAuth::Nothing(id) => {
+                Err(refuser.counted(|| refuser.refuse_as(id.unwrap_or("-"), "no_credentials")))
+            }
+        }
+    }
+
+    /// Records the `jti` of the client's verified assertion, if it sent one, so it is
+    /// used once: its replay is the client's authentication failing.
+    async fn use_assertion(
+        &self,
+        refuser: &Refuser<'_>,
+        found: &Granted,
+    ) -> Result<(), TokenError> {
+        let Some(verified) = &found.assertion else {
+            return Ok(());
+        };
+        match self
+            .replay
+            .record(&found.client_id, &verified.jti, verified.replay_until)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(ReplayError::Replayed) => {
+                Err(refuser.counted(|| refuser.refuse(&found.client_id, Refusal::Replayed)))
+            }
+            Err(ReplayError::Full | ReplayError::Unavailable) => Err(TokenError::unavailable(
+                "Client assertions cannot be checked for replay right now; retry shortly",
+            )),
+        }
+    }
+}
+
 /// The client's address, resolved once; refuses the request with 429 while that address
 /// is throttled. Taken by the token endpoint before its body, so a blocked address is
 /// refused without its body being read.
@@ -741,55 +1013,17 @@ impl TokenApi {
         body: TokenRequestBody,
     ) -> Result<TokenResponses, TokenError> {
         let TokenEndpoint {
-            clients,
             issuer,
-            throttle,
-            events,
-            basic_challenge,
             audience,
             replay,
             proof_url,
             proof_replay,
             nonces,
+            events,
             ..
         } = endpoint.as_ref();
-        if poem_bearer::has_several_authorizations(request) {
-            return Err(invalid_request(
-                "The request carries more than one Authorization header",
-            ));
-        }
         let params = body.0;
-        let basic = basic_credentials(request);
-        let assertion = match (&params.client_assertion_type, &params.client_assertion) {
-            (None, None) => None,
-            (Some(kind), Some(assertion)) if kind == CLIENT_ASSERTION_TYPE => {
-                Some(assertion.as_str())
-            }
-            (Some(_), Some(_)) => {
-                return Err(invalid_request(
-                    "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ));
-            }
-            _ => {
-                return Err(invalid_request(
-                    "client_assertion and client_assertion_type are sent together",
-                ));
-            }
-        };
-        if (basic.is_some() || assertion.is_some())
-            && (params.client_secret.is_some() || (basic.is_some() && assertion.is_some()))
-        {
-            return Err(invalid_request(
-                "Use one client authentication method: HTTP Basic, client_secret in the body, or a client assertion",
-            ));
-        }
-        if let (Some(assertion), Some(id)) = (assertion, params.client_id.as_deref())
-            && claimed_client(assertion).is_some_and(|claimed| claimed != id)
-        {
-            return Err(invalid_request(
-                "The client_id differs from the client assertion's issuer",
-            ));
-        }
+        let auth = client_auth(request, &params)?;
         match params.grant_type.as_deref() {
             None => return Err(invalid_request("The grant_type parameter is required")),
             Some(GRANT_CLIENT_CREDENTIALS) => {}
@@ -806,97 +1040,10 @@ impl TokenApi {
         let proof = dpop_proof(request, proof_url.as_deref(), nonces.as_deref())?;
 
         let source = address.0;
-        let challenge = (!from_script(request)).then(|| basic_challenge.clone());
-        let refuse_as = |client_id: &str, reason: &'static str| {
-            events.client_refused(&Refused {
-                client_id: &bounded_id(client_id),
-                reason,
-                source,
-            });
-            TokenError::invalid_client(challenge.clone())
-        };
-        let refuse = |client_id: &str, refusal: Refusal| {
-            refuse_as(client_id, refusal.as_str()).described(refusal.description())
-        };
-        let throttled = |throttled: Throttled| {
-            events.throttled(source);
-            TokenError::too_many_requests(throttled.retry_after)
-        };
-        // A failure the store did not count (no usable credentials, a replayed assertion)
-        // is counted here; past the budget the answer is the throttle's.
-        let counted = |refusal: &dyn Fn() -> TokenError| match source.map(|a| throttle.settle(a, 1))
-        {
-            Some(Err(t)) => throttled(t),
-            _ => refusal(),
-        };
-        let unusable =
-            |client_id: &str, reason: &'static str| counted(&|| refuse_as(client_id, reason));
-        let failed = |client_id: &str, error: AuthError| match error {
-            AuthError::Refused(refusal) => refuse(client_id, refusal),
-            AuthError::Throttled(t) => throttled(t),
-            AuthError::Busy => TokenError::busy(),
-        };
-        let (method, found) = match (basic, assertion) {
-            (_, Some(assertion)) => {
-                let credentials = Credentials::Assertion {
-                    assertion,
-                    audience,
-                };
-                let found = clients
-                    .authenticate(credentials, source, throttle)
-                    .await
-                    .map_err(|e| {
-                        let claimed = claimed_client(assertion);
-                        failed(claimed.as_deref().unwrap_or("-"), e)
-                    })?;
-                (AuthMethod::PrivateKeyJwt, found)
-            }
-            (Some(credentials), None) => {
-                let Some(raw) = credentials else {
-                    return Err(unusable("-", "malformed_basic"));
-                };
-                // RFC 6749 §2.3.1 form-encodes id and secret; Swagger UI and several
-                // libraries do not. Try the decoded form, then the raw one.
-                let decoded = form_decode(&raw.id).zip(form_decode(&raw.secret));
-                let mut candidates = Vec::with_capacity(2);
-                if let Some((id, secret)) = &decoded {
-                    candidates.push((id.as_str(), secret.as_str()));
-                }
-                candidates.push((raw.id.as_str(), raw.secret.as_str()));
-                let credentials = Credentials::Secret {
-                    method: AuthMethod::ClientSecretBasic,
-                    candidates: &candidates,
-                };
-                let found = clients
-                    .authenticate(credentials, source, throttle)
-                    .await
-                    .map_err(|e| failed(&raw.id, e))?;
-                if params
-                    .client_id
-                    .as_deref()
-                    .is_some_and(|body_id| body_id != found.client_id)
-                {
-                    return Err(invalid_request(
-                        "The client_id in the body differs from the authenticated client",
-                    ));
-                }
-                (AuthMethod::ClientSecretBasic, found)
-            }
-            (None, None) => match (params.client_id.as_deref(), params.client_secret.as_deref()) {
-                (Some(id), Some(secret)) => {
-                    let credentials = Credentials::Secret {
-                        method: AuthMethod::ClientSecretPost,
-                        candidates: &[(id, secret)],
-                    };
-                    let found = clients
-                        .authenticate(credentials, source, throttle)
-                        .await
-                        .map_err(|e| failed(id, e))?;
-                    (AuthMethod::ClientSecretPost, found)
-                }
-                (id, _) => return Err(unusable(id.unwrap_or("-"), "no_credentials")),
-            },
-        };
+        let refuser = endpoint.refuser(request, source);
+        let (method, found) = endpoint
+            .authenticate(&refuser, auth, params.client_id.as_deref(), audience)
+            .await?;
         if found.dpop_bound && proof.is_none() {
             return Err(invalid_proof(ProofError::Missing));
         }
@@ -910,22 +1057,7 @@ impl TokenApi {
         // Last, once everything else holds: a request refused for another reason leaves
         // the assertion and the proof unused. The assertion first: its replay is the
         // client's authentication failing.
-        if let Some(verified) = &found.assertion {
-            match replay
-                .record(&found.client_id, &verified.jti, verified.replay_until)
-                .await
-            {
-                Ok(()) => {}
-                Err(ReplayError::Replayed) => {
-                    return Err(counted(&|| refuse(&found.client_id, Refusal::Replayed)));
-                }
-                Err(ReplayError::Full | ReplayError::Unavailable) => {
-                    return Err(TokenError::unavailable(
-                        "Client assertions cannot be checked for replay right now; retry shortly",
-                    ));
-                }
-            }
-        }
+        endpoint.use_assertion(&refuser, &found).await?;
         if let Some(proof) = &proof {
             match proof_replay
                 .record(&proof.jkt, &proof.jti, proof.replay_until)
