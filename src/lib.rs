@@ -7,6 +7,7 @@
 //! | [`auth`] | the token endpoint, the token format, Bearer protection |
 //! | [`players`] | the players resource: model, store, routes |
 //! | [`replay`] | single-use client assertion `jti`s, shared through PostgreSQL |
+//! | [`revocations`] | revoked tokens in the database, followed by every instance |
 //! | [`scopes`] | the API's scopes and which write each allows |
 //! | [`tags`] | the spec's operation tags |
 //! | [`health`] | liveness |
@@ -24,6 +25,7 @@ pub mod openapi;
 pub mod players;
 pub mod replay;
 pub mod request;
+pub mod revocations;
 pub mod scopes;
 pub mod startup;
 pub mod tags;

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::{
     auth::{
-        TokenApi,
+        IntrospectionApi, RevocationApi, TokenApi,
         bearer::{BEARER_SCHEME, OAUTH2_SCHEME, REALM},
         discovery::{DiscoveryApi, NO_PUBLISHED_KEYS},
     },
@@ -25,12 +25,26 @@ use crate::{
 
 pub use crate::tags::ApiTag;
 
-pub type Apis = (PlayersApi, TokenApi, DiscoveryApi, HealthApi);
+pub type Apis = (
+    PlayersApi,
+    TokenApi,
+    RevocationApi,
+    IntrospectionApi,
+    DiscoveryApi,
+    HealthApi,
+);
 
 /// The poem-openapi service: the routes and the raw document.
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (PlayersApi, TokenApi, DiscoveryApi, HealthApi),
+        (
+            PlayersApi,
+            TokenApi,
+            RevocationApi,
+            IntrospectionApi,
+            DiscoveryApi,
+            HealthApi,
+        ),
         "Players API",
         env!("CARGO_PKG_VERSION"),
     )
@@ -126,12 +140,17 @@ fn finish(mut doc: Value) -> Value {
             *slot = Value::from(description);
         }
     }
-    // Try it out on the token operation starts from the development client (the
-    // document is the same in every profile, and never names a secret).
-    if let Some(properties) = doc.pointer_mut("/components/schemas/TokenRequest/properties") {
-        for (name, example) in [("client_id", "foobarbaz"), ("scope", "api:write")] {
-            if let Some(property) = properties.get_mut(name).and_then(Value::as_object_mut) {
-                property.insert("example".to_owned(), Value::from(example));
+    // Try it out on the token, revocation and introspection operations starts from the
+    // development client (the document is the same in every profile, and never names a
+    // secret).
+    for schema in ["TokenRequest", "RevocationRequest", "IntrospectionRequest"] {
+        if let Some(properties) =
+            doc.pointer_mut(&format!("/components/schemas/{schema}/properties"))
+        {
+            for (name, example) in [("client_id", "foobarbaz"), ("scope", "api:write")] {
+                if let Some(property) = properties.get_mut(name).and_then(Value::as_object_mut) {
+                    property.insert("example".to_owned(), Value::from(example));
+                }
             }
         }
     }
@@ -152,6 +171,23 @@ fn finish(mut doc: Value) -> Value {
                 "scope": "api:write",
             }),
         );
+    }
+    for operation in ["revoke", "introspect"] {
+        if let Some(json) = doc
+            .pointer_mut(&format!(
+                "/paths/~1auth~1{operation}/post/requestBody/content/application~1json"
+            ))
+            .and_then(Value::as_object_mut)
+        {
+            json.insert(
+                "example".to_owned(),
+                serde_json::json!({
+                    "token": "an access token",
+                    "client_id": "foobarbaz",
+                    "client_secret": "your client secret",
+                }),
+            );
+        }
     }
     doc
 }
@@ -303,10 +339,13 @@ fn add_error_examples(doc: &mut Value) {
 /// in, as the response the server sends.
 fn typical_error(path: &str, method: &str, status: u16) -> Option<poem::Response> {
     use poem::error::ResponseError;
-    if path == crate::auth::bearer::TOKEN_URL {
+    if path.starts_with("/auth/") {
         return Some(
             match status {
-                400 => TokenError::invalid_request("The grant_type parameter is required"),
+                400 if path == crate::auth::bearer::TOKEN_URL => {
+                    TokenError::invalid_request("The grant_type parameter is required")
+                }
+                400 => TokenError::invalid_request("The token parameter is required"),
                 401 => TokenError::invalid_client(None),
                 413 => TokenError::body_too_large(),
                 429 => TokenError::too_many_requests(42),

@@ -24,7 +24,9 @@ use poem::{
     error::ResponseError,
     http::{HeaderValue, header},
 };
-use poem_client_credentials::TokenError;
+use poem_client_credentials::{
+    TokenError, introspection::INTROSPECTION_PATH, revocation::REVOCATION_PATH,
+};
 use secrecy::ExposeSecret;
 
 use crate::{
@@ -67,6 +69,8 @@ pub enum StartupError {
     DatabaseDirectory { url: String, directory: PathBuf },
     #[error("cannot set up token validation: {0}")]
     Auth(String),
+    #[error("cannot read the revoked tokens: {source}")]
+    Revocations { source: sqlx::Error },
     /// A guarded route misses route data it reads (a bug, not a configuration mistake).
     #[error("POST {path} answers {status} without credentials: its route data is not attached")]
     Attachments { path: &'static str, status: u16 },
@@ -150,7 +154,13 @@ pub async fn build(config: Config) -> Result<Application, StartupError> {
     });
     let metrics = Arc::new(Metrics::new());
     let replay = crate::replay::for_store(&store);
-    let auth = Auth::new(&config, &public_url, replay, metrics.clone())
+    // Every live revocation is loaded before the first connection is accepted.
+    let revocations =
+        crate::revocations::SqlRevocations::load(&store, config.revocation.max_live_per_client)
+            .await
+            .map_err(|source| StartupError::Revocations { source })?;
+    revocations.follow(crate::revocations::POLL_INTERVAL);
+    let auth = Auth::new(&config, &public_url, replay, revocations, metrics.clone())
         .await
         .map_err(|e| StartupError::Auth(e.to_string()))?;
     let clients = auth.clients.clone();
@@ -252,7 +262,7 @@ async fn routes(
                     if request::content_length(&request)
                         .is_some_and(|n| n > body_limit.bytes as u64)
                     {
-                        return Ok(if path == TOKEN_URL {
+                        return Ok(if is_oauth_endpoint(&path) {
                             TokenError::body_too_large().as_response()
                         } else {
                             Error::PayloadTooLarge.as_response()
@@ -333,6 +343,8 @@ async fn check_attachments(app: &poem::endpoint::BoxEndpoint<'static>) -> Result
     for (path, expected) in [
         ("/players", StatusCode::UNAUTHORIZED),
         (TOKEN_URL, StatusCode::BAD_REQUEST),
+        (REVOCATION_PATH, StatusCode::BAD_REQUEST),
+        (INTROSPECTION_PATH, StatusCode::BAD_REQUEST),
     ] {
         let request = Request::builder()
             .method(Method::POST)
@@ -357,16 +369,21 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> poem::Response 
     Error::Internal.as_response()
 }
 
+/// Whether `path` is one of the OAuth endpoints (token, revocation, introspection), whose
+/// errors are OAuth JSON rather than problem details.
+fn is_oauth_endpoint(path: &str) -> bool {
+    matches!(path, TOKEN_URL | REVOCATION_PATH | INTROSPECTION_PATH)
+}
+
 /// Whether CORS covers a route: what a page on another origin needs (tokens, discovery,
 /// keys, the document, the players), not Swagger UI, health or metrics.
 fn cors_covers(template: &str) -> bool {
-    matches!(
-        template,
-        TOKEN_URL
-            | "/.well-known/oauth-authorization-server"
-            | "/.well-known/jwks.json"
-            | "/openapi.json"
-    ) || template == "/players"
+    is_oauth_endpoint(template)
+        || matches!(
+            template,
+            "/.well-known/oauth-authorization-server" | "/.well-known/jwks.json" | "/openapi.json"
+        )
+        || template == "/players"
         || template.starts_with("/players/")
 }
 

@@ -9,6 +9,8 @@
 //! | `client_authentication_failures_total` | `reason` |
 //! | `throttled_requests_total` | |
 //! | `config_reloads_total` | `outcome` (`applied`, `failed`) |
+//! | `token_revocations_total` | `outcome` (`revoked`, `not_revoked`, `refused`) |
+//! | `token_introspections_total` | `active` (`true`, `false`) |
 //!
 //! Every label value comes from a closed set, whatever clients send: `method` is a standard
 //! method or `other`, `route` the path template (`/players/{id}`) or `unmatched`, `status`
@@ -53,6 +55,11 @@ struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActiveLabel {
+    active: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: String,
 }
@@ -66,6 +73,8 @@ pub struct Metrics {
     auth_failures: Family<ReasonLabel, Counter>,
     throttled: Counter,
     reloads: Family<OutcomeLabel, Counter>,
+    revocations: Family<OutcomeLabel, Counter>,
+    introspections: Family<ActiveLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -120,7 +129,27 @@ impl Metrics {
         for outcome in ["applied", "failed"] {
             let _ = reloads.get_or_create(&OutcomeLabel { outcome });
         }
+        let revocations = Family::<OutcomeLabel, Counter>::default();
+        let introspections = Family::<ActiveLabel, Counter>::default();
+        registry.register(
+            "token_revocations",
+            "Answered revocation requests (RFC 7009): revoked, not_revoked (nothing to revoke) or refused",
+            revocations.clone(),
+        );
+        registry.register(
+            "token_introspections",
+            "Answered introspection requests (RFC 7662), by whether the token was shown active",
+            introspections.clone(),
+        );
+        for outcome in ["revoked", "not_revoked", "refused"] {
+            let _ = revocations.get_or_create(&OutcomeLabel { outcome });
+        }
+        for active in ["true", "false"] {
+            let _ = introspections.get_or_create(&ActiveLabel { active });
+        }
         Self {
+            revocations,
+            introspections,
             registry,
             requests,
             latency,
@@ -198,6 +227,27 @@ impl Events for Metrics {
 
     fn throttled(&self, _source: Option<std::net::IpAddr>) {
         self.throttled.inc();
+    }
+
+    fn token_revoked(&self, event: &events::Revoked<'_>) {
+        // `outcome` is one of three fixed values: a bounded label.
+        let outcome = match event.outcome {
+            "revoked" => "revoked",
+            "not_revoked" => "not_revoked",
+            _ => "refused",
+        };
+        self.revocations
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+        TracingAudit.token_revoked(event);
+    }
+
+    fn token_introspected(&self, event: &events::Introspected<'_>) {
+        let active = if event.active { "true" } else { "false" };
+        self.introspections
+            .get_or_create(&ActiveLabel { active })
+            .inc();
+        TracingAudit.token_introspected(event);
     }
 }
 

@@ -8,6 +8,7 @@ pub use poem_bearer::{
 };
 
 use poem_bearer::{dpop::Nonces, replay::ReplayCache};
+use poem_client_credentials::RevocationStore;
 
 use super::ClientDirectory;
 use crate::config::JwtConfig;
@@ -17,8 +18,8 @@ pub const REALM: &str = "players";
 /// Where clients get tokens.
 pub const TOKEN_URL: &str = "/auth/token";
 
-/// The validator of writes: this API's own tokens (a disabled or removed client's
-/// refused at once), and those of the trusted issuers, whose keys it fetches now; bound
+/// The validator of writes: this API's own tokens (a disabled or removed client's, or a
+/// revoked one, refused at once), and those of the trusted issuers, whose keys it fetches now; bound
 /// tokens with DPoP proofs for `public_url`, their `jti`s kept in `proofs`, carrying
 /// one of `nonces` when given.
 pub async fn validator(
@@ -28,6 +29,7 @@ pub async fn validator(
     public_url: &str,
     proofs: Arc<dyn ReplayCache>,
     nonces: Option<Arc<Nonces>>,
+    revocations: Arc<dyn RevocationStore>,
 ) -> Result<Arc<Validator>, poem_bearer::SettingsError> {
     let builder = trusted
         .iter()
@@ -36,6 +38,7 @@ pub async fn validator(
             |builder, issuer| builder.trust(issuer.clone()),
         )
         .client_check(move |client_id| clients.is_enabled(client_id))
+        .revocation_check(move |jti| revocations.is_revoked(jti))
         .dpop(public_url, proofs);
     match nonces {
         Some(nonces) => builder.dpop_nonces(nonces),

@@ -26,13 +26,14 @@ pub use poem_client_credentials::{clients, endpoint, hashing, throttle};
 use std::{sync::Arc, time::Duration};
 
 use poem_bearer::replay::{MemoryReplayCache, ReplayCache};
-use poem_client_credentials::{Events, TokenEndpoint};
+use poem_client_credentials::{Events, RevocationStore, TokenEndpoint};
 
 use crate::config::Config;
 
 pub use bearer::{BearerAuth, Validator};
 pub use clients::{ClientDirectory, ClientRegistry};
 pub use endpoint::TokenApi;
+pub use poem_client_credentials::{IntrospectionApi, RevocationApi};
 
 /// Everything the auth paths need, built once from the configuration.
 #[derive(Clone)]
@@ -44,12 +45,13 @@ pub struct Auth {
 
 impl Auth {
     /// The token endpoint (its events going to `events`, client assertion `jti`s to
-    /// `replay`, reached by clients at `public_url`) and the validator of writes, which
-    /// fetches the trusted issuers' keys now.
+    /// `replay`, revocations to `revocations`, reached by clients at `public_url`) and
+    /// the validator of writes, which fetches the trusted issuers' keys now.
     pub async fn new(
         config: &Config,
         public_url: &str,
         replay: Arc<dyn ReplayCache>,
+        revocations: Arc<dyn RevocationStore>,
         events: Arc<dyn Events>,
     ) -> Result<Self, poem_bearer::SettingsError> {
         let clients = Arc::new(ClientDirectory::new(ClientRegistry::new(&config.clients)));
@@ -62,6 +64,7 @@ impl Auth {
             .strict_assertion_audience(config.client_assertion.strict_audience)
             .replay_cache(replay)
             .dpop_replay_cache(proofs.clone())
+            .revocations(revocations.clone())
             .realm(bearer::REALM)
             .throttle(
                 config.throttle.max_failures,
@@ -86,6 +89,7 @@ impl Auth {
                 public_url,
                 proofs,
                 config.dpop_nonces.clone(),
+                revocations,
             )
             .await?,
             endpoint,

@@ -52,6 +52,7 @@ pub(super) fn settings_schema() -> serde_json::Map<String, serde_json::Value> {
         dpop_bound_access_tokens: false,
         resources: Vec::new(),
         token_lifetime_seconds: Some(0),
+        introspect: false,
     });
     probe.jwt.previous_keys.push(PreviousKeySettings::default());
     // Every optional member set, or it would be left out of the schema.

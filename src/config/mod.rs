@@ -87,6 +87,8 @@ const KNOWN_ENV_KEYS: &[&str] = &[
     "clients",
     "client_assertion",
     "client_assertion.strict_audience",
+    "revocation",
+    "revocation.max_live_per_client",
     "dpop",
     "dpop.require_nonce",
     "dpop.nonce_key",
@@ -179,6 +181,7 @@ pub struct Config {
     /// Other issuers whose tokens writes accept besides this server's own.
     pub trusted_issuers: Vec<TrustedIssuer>,
     pub client_assertion: ClientAssertionConfig,
+    pub revocation: RevocationConfig,
     /// DPoP server nonces, when `dpop.require_nonce` is on.
     pub dpop_nonces: Option<Arc<poem_bearer::dpop::Nonces>>,
 }
@@ -269,6 +272,7 @@ impl Config {
                     "dpop_bound_access_tokens": c.dpop_bound,
                     "resources": c.resources,
                     "token_lifetime_seconds": c.token_lifetime_seconds,
+                    "introspect": c.introspect,
                     "token_endpoint_auth_method": AuthMethod::ALL
                         .into_iter()
                         .filter(|m| c.methods.contains(*m))
@@ -287,6 +291,7 @@ impl Config {
                 shown_client
             }).collect::<Vec<_>>(),
             "client_assertion": self.client_assertion,
+            "revocation": self.revocation,
             "dpop": {
                 "require_nonce": self.dpop_nonces.is_some(),
                 "nonce_key": self.dpop_nonces.as_ref().map(|_| "********"),

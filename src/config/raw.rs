@@ -40,6 +40,25 @@ pub struct RawConfig {
     pub client_assertion: ClientAssertionConfig,
     #[serde(default)]
     pub dpop: RawDpop,
+    #[serde(default)]
+    pub revocation: RevocationConfig,
+}
+
+/// Token revocation (RFC 7009).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RevocationConfig {
+    /// The most live revocations one client may hold (each kept until its token would
+    /// have expired): past that, revoking another answers 429.
+    pub max_live_per_client: usize,
+}
+
+impl Default for RevocationConfig {
+    fn default() -> Self {
+        Self {
+            max_live_per_client: poem_client_credentials::revocation::DEFAULT_MAX_LIVE_PER_CLIENT,
+        }
+    }
 }
 
 /// DPoP (RFC 9449) server nonces.
@@ -238,6 +257,7 @@ impl RawConfig {
             clients: Vec::new(),
             trusted_issuers: Vec::new(),
             client_assertion: ClientAssertionConfig::default(),
+            revocation: RevocationConfig::default(),
             dpop: RawDpop {
                 require_nonce: false,
                 // Set, or the schema would not list it.

@@ -87,6 +87,11 @@ impl TryFrom<RawConfig> for Config {
                 "database.max_connections",
                 1,
             ),
+            (
+                raw.revocation.max_live_per_client as u64,
+                "revocation.max_live_per_client",
+                1,
+            ),
         ] {
             if value < min {
                 return Err(ConfigError::new(format!(
@@ -125,6 +130,7 @@ impl TryFrom<RawConfig> for Config {
             clients,
             trusted_issuers,
             client_assertion: raw.client_assertion,
+            revocation: raw.revocation,
             dpop_nonces,
         })
     }

@@ -307,6 +307,14 @@ impl PlayerStore {
         }
     }
 
+    /// The SQLite pool, when the database is SQLite.
+    pub fn sqlite_pool(&self) -> Option<SqlitePool> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Some(pool.clone()),
+            Pool::Postgres(_) => None,
+        }
+    }
+
     /// Closes the pool, waiting for connections to finish (used at shutdown).
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await)

@@ -376,6 +376,16 @@ async fn the_discovery_document_describes_the_token_endpoint() {
                 ["client_secret_basic", "client_secret_post", "private_key_jwt"],
             "token_endpoint_auth_signing_alg_values_supported":
                 ["EdDSA", "ES256", "ES384", "RS256", "PS256"],
+            "revocation_endpoint": format!("{}/auth/revoke", app.base),
+            "revocation_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "revocation_endpoint_auth_signing_alg_values_supported":
+                ["EdDSA", "ES256", "ES384", "RS256", "PS256"],
+            "introspection_endpoint": format!("{}/auth/introspect", app.base),
+            "introspection_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "introspection_endpoint_auth_signing_alg_values_supported":
+                ["EdDSA", "ES256", "ES384", "RS256", "PS256"],
             "dpop_signing_alg_values_supported": ["EdDSA", "ES256", "ES384", "RS256", "PS256"],
             "scopes_supported": ["api:write", "players:create", "players:update", "players:delete"],
             "response_types_supported": [],
@@ -395,6 +405,14 @@ async fn public_url_sets_the_token_endpoint() {
     assert_eq!(
         metadata["token_endpoint"],
         "https://players.example.com/auth/token"
+    );
+    assert_eq!(
+        metadata["revocation_endpoint"],
+        "https://players.example.com/auth/revoke"
+    );
+    assert_eq!(
+        metadata["introspection_endpoint"],
+        "https://players.example.com/auth/introspect"
     );
 }
 

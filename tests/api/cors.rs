@@ -55,8 +55,10 @@ fn readable_by(origin: &str) -> BTreeMap<String, String> {
 }
 
 /// (path, the route's methods) for every route CORS covers.
-const ROUTES: [(&str, &str); 7] = [
+const ROUTES: [(&str, &str); 9] = [
     ("/auth/token", "POST"),
+    ("/auth/revoke", "POST"),
+    ("/auth/introspect", "POST"),
     ("/.well-known/oauth-authorization-server", "GET, HEAD"),
     ("/.well-known/jwks.json", "GET, HEAD"),
     ("/openapi.json", "GET, HEAD"),

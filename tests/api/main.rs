@@ -8,6 +8,7 @@ mod dpop;
 mod hardening;
 mod helpers;
 mod keys;
+mod lifecycle;
 mod openapi;
 mod operations;
 mod players;

@@ -66,7 +66,7 @@ pub use remote::TrustedIssuer;
 pub use settings::{SettingsError, serialize_masked};
 pub use token::TOKEN_TYPE;
 pub use validator::{
-    Claims, ClientCheck, LEEWAY_SECONDS, RefusalHook, Validator, ValidatorBuilder,
+    Claims, ClientCheck, LEEWAY_SECONDS, RefusalHook, RevocationCheck, Validator, ValidatorBuilder,
 };
 
 /// The limits and intervals of trusted issuers' key fetching.

@@ -69,6 +69,8 @@ pub struct ClientConfig {
     pub resources: Vec<String>,
     /// How long its tokens are valid, in seconds, instead of the issuer's lifetime.
     pub token_lifetime_seconds: Option<u64>,
+    /// It may introspect every token of the server, not only its own (RFC 7662).
+    pub introspect: bool,
 }
 
 impl ClientConfig {
@@ -91,6 +93,7 @@ impl ClientConfig {
             dpop_bound: false,
             resources: Vec::new(),
             token_lifetime_seconds: None,
+            introspect: false,
         }
     }
 }
@@ -225,6 +228,7 @@ pub struct Client {
     dpop_bound: bool,
     resources: Vec<String>,
     token_lifetime_seconds: Option<u64>,
+    introspect: bool,
 }
 
 #[derive(Debug)]
@@ -455,6 +459,7 @@ impl ClientRegistry {
                     dpop_bound: config.dpop_bound,
                     resources: config.resources.clone(),
                     token_lifetime_seconds: config.token_lifetime_seconds,
+                    introspect: config.introspect,
                 },
             );
         }
@@ -850,6 +855,8 @@ pub struct Granted {
     pub resources: Vec<String>,
     /// Its tokens' lifetime in seconds, when not the issuer's.
     pub token_lifetime_seconds: Option<u64>,
+    /// It may introspect every token of the server, not only its own.
+    pub introspect: bool,
 }
 
 /// A boxed, sendable future: what [`ClientStore`] methods return, so the store can be a
@@ -934,6 +941,7 @@ impl ClientStore for ClientDirectory {
                 dpop_bound: found.client.dpop_bound,
                 resources: found.client.resources.clone(),
                 token_lifetime_seconds: found.client.token_lifetime_seconds,
+                introspect: found.client.introspect,
             })
         })
     }

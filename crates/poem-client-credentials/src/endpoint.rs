@@ -18,7 +18,7 @@ use poem_openapi::{
 };
 
 use poem_bearer::{
-    SettingsError,
+    SettingsError, Validator,
     dpop::{DPOP, Nonces, Proof, ProofError, check_proof, normalize_url},
     replay::{MemoryReplayCache, ReplayCache, ReplayError},
     token::now_seconds,
@@ -30,7 +30,11 @@ use crate::{
     clients::{AuthError, AuthMethod, ClientStore, Credentials, Granted, Refusal},
     error::{OAuthCode, OAuthErrorBody, TokenError},
     events::{Events, Issued, Refused, TracingAudit, bounded_id},
+    introspection::INTROSPECTION_PATH,
     issuer::{TokenIssuer, TokenOptions},
+    revocation::{
+        DEFAULT_MAX_LIVE_PER_CLIENT, MemoryRevocations, REVOCATION_PATH, RevocationStore,
+    },
     settings::is_resource_uri,
     throttle::{Throttle, Throttled, source_address},
 };
@@ -326,7 +330,7 @@ impl TokenParams {
     }
 }
 
-fn invalid_request(description: &'static str) -> TokenError {
+pub(crate) fn invalid_request(description: &'static str) -> TokenError {
     TokenError::invalid_request(description)
 }
 
@@ -417,7 +421,7 @@ impl<'a, T: OAuthForm> ApiExtractor<'a> for OAuthBody<T> {
 
 /// Credentials from an `Authorization: Basic` header (RFC 7617).
 #[derive(Debug, PartialEq, Eq)]
-struct BasicCredentials {
+pub(crate) struct BasicCredentials {
     id: String,
     secret: String,
 }
@@ -557,6 +561,11 @@ pub struct TokenEndpoint {
     clients: Arc<dyn ClientStore>,
     issuer: TokenIssuer,
     audience: AssertionAudience,
+    revoke_audience: AssertionAudience,
+    introspect_audience: AssertionAudience,
+    /// Which tokens are active: this server's, with the client and revocation checks.
+    validator: Arc<Validator>,
+    revocations: Arc<dyn RevocationStore>,
     replay: Arc<dyn ReplayCache>,
     /// The URL a DPoP proof's `htu` must name, normalised; `None` without a public URL.
     proof_url: Option<String>,
@@ -573,6 +582,7 @@ pub struct TokenEndpoint {
 pub struct TokenEndpointBuilder {
     clients: Arc<dyn ClientStore>,
     issuer: TokenIssuer,
+    revocations: Option<Arc<dyn RevocationStore>>,
     public_url: Option<String>,
     strict_audience: bool,
     replay: Option<Arc<dyn ReplayCache>>,
@@ -596,6 +606,7 @@ impl TokenEndpoint {
         TokenEndpointBuilder {
             clients,
             issuer,
+            revocations: None,
             public_url: None,
             strict_audience: false,
             replay: None,
@@ -624,6 +635,31 @@ impl TokenEndpoint {
     pub fn issuer(&self) -> &TokenIssuer {
         &self.issuer
     }
+
+    /// Where revocations are kept: give the resource validator its
+    /// [`is_revoked`](RevocationStore::is_revoked) as its revocation check.
+    pub fn revocations(&self) -> &Arc<dyn RevocationStore> {
+        &self.revocations
+    }
+
+    /// Which of this server's tokens are active (what revocation and introspection
+    /// look at).
+    pub(crate) fn validator(&self) -> &Validator {
+        &self.validator
+    }
+
+    pub(crate) fn events(&self) -> &dyn Events {
+        self.events.as_ref()
+    }
+
+    /// What a client assertion sent to `operation` may name as its `aud`.
+    pub(crate) fn audience_for(&self, operation: Operation) -> &AssertionAudience {
+        match operation {
+            Operation::Token => &self.audience,
+            Operation::Revoke => &self.revoke_audience,
+            Operation::Introspect => &self.introspect_audience,
+        }
+    }
 }
 
 impl TokenEndpointBuilder {
@@ -647,6 +683,14 @@ impl TokenEndpointBuilder {
     /// instance only).
     pub fn replay_cache(mut self, cache: Arc<dyn ReplayCache>) -> Self {
         self.replay = Some(cache);
+        self
+    }
+
+    /// Where revocations (RFC 7009) are kept: a store shared by every instance (the
+    /// default, [`MemoryRevocations`] of [`DEFAULT_MAX_LIVE_PER_CLIENT`] per client, is
+    /// this process's alone and forgets on restart).
+    pub fn revocations(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocations = Some(store);
         self
     }
 
@@ -721,19 +765,39 @@ impl TokenEndpointBuilder {
         let memory = || -> Arc<dyn ReplayCache> {
             Arc::new(MemoryReplayCache::new(DEFAULT_REPLAY_CAPACITY))
         };
+        let revocations = self
+            .revocations
+            .unwrap_or_else(|| Arc::new(MemoryRevocations::new(DEFAULT_MAX_LIVE_PER_CLIENT)));
+        let validator = {
+            let (clients, revoked) = (self.clients.clone(), revocations.clone());
+            Validator::builder(&self.realm)
+                .local(
+                    issuer_id.clone(),
+                    self.issuer.audience(),
+                    self.issuer.keys().clone(),
+                )
+                .client_check(move |client| clients.is_enabled(client))
+                .revocation_check(move |jti| revoked.is_revoked(jti))
+                .build_local()?
+        };
+        let audience_at = |path: &str| AssertionAudience {
+            token_endpoint: match &self.public_url {
+                Some(url) => format!("{url}{path}"),
+                // Nothing else is ever equal to the issuer identifier's own value.
+                None => issuer_id.clone(),
+            },
+            issuer: issuer_id.clone(),
+            strict: self.strict_audience,
+        };
         Ok(Arc::new(TokenEndpoint {
             nonces: self.nonces,
             proof_url,
             proof_replay: self.proof_replay.unwrap_or_else(memory),
-            audience: AssertionAudience {
-                token_endpoint: match &self.public_url {
-                    Some(url) => format!("{url}{TOKEN_PATH}"),
-                    // Nothing else is ever equal to the issuer identifier's own value.
-                    None => issuer_id.clone(),
-                },
-                issuer: issuer_id,
-                strict: self.strict_audience,
-            },
+            audience: audience_at(TOKEN_PATH),
+            revoke_audience: audience_at(REVOCATION_PATH),
+            introspect_audience: audience_at(INTROSPECTION_PATH),
+            validator,
+            revocations,
             replay: self.replay.unwrap_or_else(memory),
             clients: self.clients,
             issuer: self.issuer,
@@ -747,7 +811,7 @@ impl TokenEndpointBuilder {
 }
 
 /// How a request authenticates its client, as sent: nothing checked yet but its shape.
-enum ClientAuth<'p> {
+pub(crate) enum ClientAuth<'p> {
     /// `client_assertion` (`private_key_jwt`).
     Assertion(&'p str),
     /// An `Authorization: Basic` header: `None` when it does not decode.
@@ -761,7 +825,7 @@ enum ClientAuth<'p> {
 /// The request's client authentication, checked for shape before anything else (400
 /// `invalid_request`): one `Authorization` header, a client assertion with its type, one
 /// method, and a `client_id` that agrees with the assertion's.
-fn client_auth<'p>(
+pub(crate) fn client_auth<'p>(
     request: &Request,
     params: &'p TokenParams,
 ) -> Result<ClientAuth<'p>, TokenError> {
@@ -810,7 +874,7 @@ fn client_auth<'p>(
 }
 
 /// How a client authentication failure is answered and reported, for one request.
-struct Refuser<'a> {
+pub(crate) struct Refuser<'a> {
     endpoint: &'a TokenEndpoint,
     source: Option<IpAddr>,
     /// The `Basic` challenge, except for a browser's script.
@@ -859,7 +923,7 @@ impl Refuser<'_> {
 }
 
 impl TokenEndpoint {
-    fn refuser(&self, request: &Request, source: Option<IpAddr>) -> Refuser<'_> {
+    pub(crate) fn refuser(&self, request: &Request, source: Option<IpAddr>) -> Refuser<'_> {
         Refuser {
             endpoint: self,
             source,
@@ -869,7 +933,7 @@ impl TokenEndpoint {
 
     /// The client `auth` authenticates, and how, or the answer to its failure: 401
     /// `invalid_client`, 429, 503. `audience` is what an assertion's `aud` may name.
-    async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         refuser: &Refuser<'_>,
         auth: ClientAuth<'_>,
@@ -938,7 +1002,7 @@ impl TokenEndpoint {
 
     /// Records the `jti` of the client's verified assertion, if it sent one, so it is
     /// used once: its replay is the client's authentication failing.
-    async fn use_assertion(
+    pub(crate) async fn use_assertion(
         &self,
         refuser: &Refuser<'_>,
         found: &Granted,

@@ -39,6 +39,9 @@ pub enum OAuthCode {
     /// A `resource` the client may not name, not an absolute URI, or more than one
     /// (RFC 8707 §2).
     InvalidTarget,
+    /// The client may not do this with the token: it was issued to another client
+    /// (RFC 7009 §2.1).
+    UnauthorizedClient,
 }
 
 impl OAuthCode {
@@ -55,6 +58,7 @@ impl OAuthCode {
             OAuthCode::InvalidDpopProof => "invalid_dpop_proof",
             OAuthCode::UseDpopNonce => "use_dpop_nonce",
             OAuthCode::InvalidTarget => "invalid_target",
+            OAuthCode::UnauthorizedClient => "unauthorized_client",
         }
     }
 }
@@ -64,7 +68,8 @@ impl OAuthCode {
 #[oai(rename = "OAuthError")]
 pub struct OAuthErrorBody {
     /// The error code: `invalid_request`, `invalid_client`, `unsupported_grant_type`,
-    /// `invalid_scope`, `invalid_target`, `invalid_dpop_proof`, `use_dpop_nonce`,
+    /// `invalid_scope`, `invalid_target`, `unauthorized_client`, `invalid_dpop_proof`,
+    /// `use_dpop_nonce`,
     /// `too_many_requests` (429),
     /// `temporarily_unavailable` (503) or `server_error` (500).
     pub error: String,
@@ -157,6 +162,29 @@ impl TokenError {
             ..Self::new(
                 OAuthCode::TemporarilyUnavailable,
                 "Too many client authentications are waiting to be checked; retry shortly",
+            )
+        }
+    }
+
+    /// 429 `too_many_requests`: the client holds as many live revocations as it may.
+    pub fn too_many_revocations(retry_after: u64) -> Self {
+        TokenError {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                OAuthCode::TooManyRequests,
+                "This client holds as many live revocations as it may; retry when the oldest lapses",
+            )
+        }
+    }
+
+    /// 503 `temporarily_unavailable` with `Retry-After: 5`: a revocation could not be
+    /// committed.
+    pub fn revocation_unavailable() -> Self {
+        TokenError {
+            retry_after: Some(5),
+            ..Self::new(
+                OAuthCode::TemporarilyUnavailable,
+                "The revocation could not be recorded; retry shortly",
             )
         }
     }

@@ -64,6 +64,66 @@ impl<'a> Refused<'a> {
     }
 }
 
+/// A revocation request was answered (the caller authenticated).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Revoked<'a> {
+    /// `revoked` (stored), `not_revoked` (200, nothing to store: the token was not an
+    /// active token of this server) or `refused` (another client's token, the client's
+    /// limit, or the store down). A fixed set: safe as a metric label.
+    pub outcome: &'static str,
+    /// The client that asked.
+    pub client_id: &'a str,
+    /// The client the token was issued to, when the token is active.
+    pub token_client_id: Option<&'a str>,
+    /// The token's `jti`, when the token is active.
+    pub jti: Option<&'a str>,
+    /// The request's source address.
+    pub source: Option<IpAddr>,
+}
+
+/// An introspection request was answered (the caller authenticated).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Introspected<'a> {
+    /// Whether the answer was `"active": true`.
+    pub active: bool,
+    /// The client that asked.
+    pub client_id: &'a str,
+    /// The client the token was issued to, when the token is active.
+    pub token_client_id: Option<&'a str>,
+    /// The token's `jti`, when the token is active.
+    pub jti: Option<&'a str>,
+    /// The request's source address.
+    pub source: Option<IpAddr>,
+}
+
+impl<'a> Revoked<'a> {
+    /// An event (tests of [`Events`] implementations build them).
+    pub fn new(outcome: &'static str, client_id: &'a str) -> Self {
+        Revoked {
+            outcome,
+            client_id,
+            token_client_id: None,
+            jti: None,
+            source: None,
+        }
+    }
+}
+
+impl<'a> Introspected<'a> {
+    /// An event (tests of [`Events`] implementations build them).
+    pub fn new(active: bool, client_id: &'a str) -> Self {
+        Introspected {
+            active,
+            client_id,
+            token_client_id: None,
+            jti: None,
+            source: None,
+        }
+    }
+}
+
 /// The most characters of a client-supplied id an event holds.
 pub const MAX_CLIENT_ID_CHARS: usize = 128;
 
@@ -75,6 +135,10 @@ pub trait Events: Send + Sync + 'static {
     fn client_refused(&self, _event: &Refused<'_>) {}
     /// A source was refused for failing too often (429).
     fn throttled(&self, _source: Option<IpAddr>) {}
+    /// A revocation request was answered.
+    fn token_revoked(&self, _event: &Revoked<'_>) {}
+    /// An introspection request was answered.
+    fn token_introspected(&self, _event: &Introspected<'_>) {}
 }
 
 /// The `tracing` target of audit events.
@@ -109,6 +173,30 @@ impl Events for TracingAudit {
             outcome = "refused",
             reason = event.reason,
             client_id = event.client_id,
+            source = shown(event.source).as_str(),
+        );
+    }
+
+    fn token_revoked(&self, event: &Revoked<'_>) {
+        tracing::info!(
+            target: AUDIT,
+            event = "token_revoked",
+            outcome = event.outcome,
+            client_id = event.client_id,
+            token_client_id = event.token_client_id.unwrap_or_default(),
+            jti = event.jti.unwrap_or_default(),
+            source = shown(event.source).as_str(),
+        );
+    }
+
+    fn token_introspected(&self, event: &Introspected<'_>) {
+        tracing::info!(
+            target: AUDIT,
+            event = "token_introspected",
+            active = event.active,
+            client_id = event.client_id,
+            token_client_id = event.token_client_id.unwrap_or_default(),
+            jti = event.jti.unwrap_or_default(),
             source = shown(event.source).as_str(),
         );
     }

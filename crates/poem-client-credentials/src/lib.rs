@@ -5,6 +5,8 @@
 //! |---|---|
 //! | [`assertion`] | `private_key_jwt`: client assertions signed with the client's own key (RFC 7523) |
 //! | [`endpoint`] | `POST /auth/token` ([`TokenApi`]) and everything it works with ([`TokenEndpoint`]) |
+//! | [`revocation`] | `POST /auth/revoke` ([`RevocationApi`], RFC 7009) and where revocations are kept ([`RevocationStore`]) |
+//! | [`introspection`] | `POST /auth/introspect` ([`IntrospectionApi`], RFC 7662) |
 //! | [`clients`] | the registered clients: plaintext or Argon2id secrets, two per client during a rotation, `enabled`, checked in constant time (RFC 6749 §2.3.1) |
 //! | [`issuer`] | signing RFC 9068 access tokens in the format [`poem_bearer`] validates |
 //! | [`discovery`] | RFC 8414 authorization server metadata |
@@ -29,8 +31,10 @@ pub mod endpoint;
 pub mod error;
 pub mod events;
 pub mod hashing;
+pub mod introspection;
 pub mod issuer;
 pub mod keys;
+pub mod revocation;
 pub mod settings;
 pub mod throttle;
 
@@ -41,7 +45,9 @@ pub use clients::{
 pub use endpoint::{TOKEN_PATH, TokenApi, TokenEndpoint, TokenEndpointBuilder};
 pub use error::TokenError;
 pub use events::{Events, TracingAudit};
-pub use issuer::TokenIssuer;
+pub use introspection::IntrospectionApi;
+pub use issuer::{TokenIssuer, TokenOptions};
+pub use revocation::{MemoryRevocations, RevocationApi, RevocationStore};
 pub use settings::{ClientSettings, IssuerConfig, IssuerSettings};
 
 /// The README's examples, compiled and run by `cargo test --doc`.

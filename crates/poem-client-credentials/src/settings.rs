@@ -274,6 +274,10 @@ pub struct ClientSettings {
     /// the issuer's `expires_in_seconds`.
     #[serde(default)]
     pub token_lifetime_seconds: Option<u64>,
+    /// It may introspect every token of this server (RFC 7662), not only its own.
+    /// Default `false`.
+    #[serde(default)]
+    pub introspect: bool,
 }
 
 impl ClientSettings {
@@ -393,6 +397,7 @@ impl ClientSettings {
         config.dpop_bound = self.dpop_bound_access_tokens;
         config.resources = resources;
         config.token_lifetime_seconds = self.token_lifetime_seconds;
+        config.introspect = self.introspect;
         Ok(config)
     }
 }

@@ -1,0 +1,244 @@
+//! Revoked tokens (RFC 7009) in the database, shared by every instance that uses it.
+//!
+//! Writes must not wait for the database to learn whether a token was revoked, so each
+//! instance holds every live revocation in memory (`poem_client_credentials`'
+//! `RevocationSet`): it loads them all before it accepts connections, adds its own at
+//! once, and polls the table every [`POLL_INTERVAL`] for the others'. Rows are ordered by
+//! the database's own clock (`revoked_at_ms`), and each poll reads again the last
+//! [`OVERLAP_MS`], so a row committed a little after a later-stamped one is still seen
+//! and no instance's clock matters. A revocation is forgotten, in memory and in the
+//! table, once its token is expired anyway.
+
+use std::{
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use poem_bearer::token::now_seconds;
+use poem_client_credentials::{
+    RevocationStore,
+    clients::BoxFuture,
+    revocation::{Revocation, RevocationSet, RevokeError, check_limit},
+};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::players::PlayerStore;
+
+/// How often each instance reads the revocations other instances made: a revoked token
+/// is refused everywhere within about this long (the issue asks for 2 s).
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How far back each poll reads again, in milliseconds of the database's clock.
+pub const OVERLAP_MS: i64 = 5_000;
+
+/// How often (at most) lapsed rows are deleted, in seconds.
+const PURGE_INTERVAL_SECONDS: u64 = 60;
+
+/// The INSERT of one row, stamped with the database's clock in milliseconds as `$now`
+/// (each engine's expression); a `jti` already there is left as it is.
+macro_rules! insert_sql {
+    ($now:literal) => {
+        concat!(
+            "INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at_ms) ",
+            "VALUES ($1, $2, $3, ",
+            $now,
+            ") ON CONFLICT (jti) DO NOTHING"
+        )
+    };
+}
+
+#[derive(Clone)]
+enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool there is.
+macro_rules! with_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            Db::Sqlite($pool) => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+type Row = (String, Option<String>, i64, i64);
+
+/// The `revoked_tokens` table, and this instance's copy of its live rows.
+pub struct SqlRevocations {
+    db: Db,
+    set: RevocationSet,
+    max_live_per_client: usize,
+    /// The latest `revoked_at_ms` read.
+    cursor: Mutex<i64>,
+    last_purge: AtomicU64,
+}
+
+impl SqlRevocations {
+    /// The revocations of `store`'s database, every live one loaded now; `follow` keeps
+    /// them current.
+    pub async fn load(
+        store: &PlayerStore,
+        max_live_per_client: usize,
+    ) -> Result<Arc<Self>, sqlx::Error> {
+        let db = match (store.postgres_pool(), store.sqlite_pool()) {
+            (Some(pool), _) => Db::Postgres(pool),
+            (None, Some(pool)) => Db::Sqlite(pool),
+            (None, None) => return Err(sqlx::Error::PoolClosed),
+        };
+        let revocations = Arc::new(Self {
+            db,
+            set: RevocationSet::new(),
+            max_live_per_client,
+            cursor: Mutex::new(i64::MIN),
+            last_purge: AtomicU64::new(0),
+        });
+        revocations.poll().await?;
+        Ok(revocations)
+    }
+
+    /// Polls the table every `interval` for as long as the store lives.
+    pub fn follow(self: &Arc<Self>, interval: Duration) {
+        let weak: Weak<Self> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let Some(revocations) = weak.upgrade() else {
+                    return;
+                };
+                if let Err(cause) = revocations.poll().await {
+                    tracing::warn!(%cause, "reading revoked tokens failed; retrying");
+                }
+            }
+        });
+    }
+
+    /// How many live revocations this instance holds.
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    /// Whether this instance holds none.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
+    /// Reads the rows added since the last poll (and the overlap before it) into memory,
+    /// and forgets what lapsed.
+    async fn poll(&self) -> Result<(), sqlx::Error> {
+        let now = now_seconds();
+        let since = self
+            .cursor
+            .lock()
+            .map(|c| c.saturating_sub(OVERLAP_MS))
+            .unwrap_or(i64::MIN);
+        let sql = "SELECT jti, client_id, expires_at, revoked_at_ms FROM revoked_tokens \
+                   WHERE revoked_at_ms > $1 AND expires_at > $2";
+        let rows: Vec<Row> = with_db!(&self.db, pool => sqlx::query_as(sql)
+            .bind(since)
+            .bind(now as i64)
+            .fetch_all(pool)
+            .await)?;
+        let mut latest = since;
+        for (jti, client_id, expires_at, revoked_at_ms) in &rows {
+            latest = latest.max(*revoked_at_ms);
+            self.set.insert(
+                Revocation {
+                    jti,
+                    client_id: client_id.as_deref(),
+                    until: (*expires_at).max(0) as u64,
+                },
+                now,
+            );
+        }
+        if let Ok(mut cursor) = self.cursor.lock() {
+            *cursor = (*cursor).max(latest);
+        }
+        self.set.forget_lapsed(now);
+        self.purge(now).await;
+        Ok(())
+    }
+
+    /// Deletes the lapsed rows, at most once a [`PURGE_INTERVAL_SECONDS`] per instance.
+    async fn purge(&self, now: u64) {
+        let last = self.last_purge.load(Ordering::Relaxed);
+        if now < last + PURGE_INTERVAL_SECONDS
+            || self
+                .last_purge
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let sql = "DELETE FROM revoked_tokens WHERE expires_at <= $1";
+        let purged = with_db!(&self.db, pool => sqlx::query(sql)
+            .bind(now as i64)
+            .execute(pool)
+            .await
+            .map(|_| ()));
+        if let Err(cause) = purged {
+            tracing::warn!(%cause, "deleting lapsed revocations failed");
+        }
+    }
+
+    /// Writes one row.
+    async fn insert(&self, revocation: &Revocation<'_>) -> Result<(), sqlx::Error> {
+        let until = revocation.until.min(i64::MAX as u64) as i64;
+        match &self.db {
+            Db::Postgres(pool) => sqlx::query(insert_sql!(
+                "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+            ))
+            .bind(revocation.jti)
+            .bind(revocation.client_id)
+            .bind(until)
+            .execute(pool)
+            .await
+            .map(|_| ())?,
+            Db::Sqlite(pool) => sqlx::query(insert_sql!(
+                "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+            ))
+            .bind(revocation.jti)
+            .bind(revocation.client_id)
+            .bind(until)
+            .execute(pool)
+            .await
+            .map(|_| ())?,
+        }
+        Ok(())
+    }
+}
+
+impl RevocationStore for SqlRevocations {
+    fn is_revoked(&self, jti: &str) -> bool {
+        self.set.contains(jti)
+    }
+
+    fn revoke<'a>(&'a self, revocation: Revocation<'a>) -> BoxFuture<'a, Result<(), RevokeError>> {
+        Box::pin(async move {
+            let now = now_seconds();
+            // Counted in this instance's copy: instances revoking for one client at the
+            // same moment may pass the limit by the few each has not seen yet.
+            if let Some(client) = revocation.client_id {
+                self.set.forget_lapsed(now);
+                check_limit(
+                    self.set.live_for(client, now),
+                    self.max_live_per_client,
+                    now,
+                )?;
+            }
+            self.insert(&revocation).await.map_err(|cause| {
+                tracing::error!(%cause, "recording a revocation failed");
+                RevokeError::Unavailable
+            })?;
+            self.set.insert(revocation, now);
+            Ok(())
+        })
+    }
+}
