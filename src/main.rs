@@ -42,6 +42,14 @@ enum Command {
     /// Load and validate the configuration the server would use, print it with secrets
     /// masked, and exit 0 if it is valid (non-zero otherwise) without serving.
     CheckConfig,
+    /// Revoke one access token of this server by its `jti` (from the audit log or the
+    /// token itself), in the configured database: every instance refuses it within 2 s.
+    /// For a leaked token when its client's credentials are not at hand.
+    Revoke {
+        /// The token's `jti`.
+        #[arg(long)]
+        jti: String,
+    },
     /// Create a client: print a new random secret (once) and the config entry holding
     /// only its Argon2id hash.
     CreateClient {
@@ -67,6 +75,10 @@ enum Command {
         /// `jwt.expires_in_seconds`.
         #[arg(long)]
         token_lifetime_seconds: Option<u64>,
+        /// The client may introspect every token of this server (RFC 7662), not only its
+        /// own.
+        #[arg(long)]
+        introspect: bool,
     },
 }
 
@@ -93,6 +105,7 @@ async fn main() -> ExitCode {
         }
         Command::Serve => serve().await,
         Command::CheckConfig => check_config(),
+        Command::Revoke { jti } => revoke(&jti).await,
         Command::GenerateKey { algorithm, profile } => match profile_for_output(profile) {
             Ok(profile) => generate_key(&algorithm, &profile),
             Err(code) => code,
@@ -104,11 +117,13 @@ async fn main() -> ExitCode {
             auth,
             resources,
             token_lifetime_seconds,
+            introspect,
         } => match profile_for_output(profile) {
             Ok(profile) => {
                 let policy = enrol::Policy {
                     resources,
                     token_lifetime_seconds,
+                    introspect,
                 };
                 create_client(&client_id, &scopes, &profile, auth, &policy)
             }
@@ -230,6 +245,61 @@ fn generate_key(name: &str, profile: &str) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+async fn revoke(jti: &str) -> ExitCode {
+    if jti.is_empty() || jti.len() > 256 || jti.chars().any(char::is_control) {
+        eprintln!("the jti must be 1 to 256 bytes without control characters");
+        return ExitCode::FAILURE;
+    }
+    let config = match Config::load() {
+        Ok((config, _)) => config,
+        Err(e) => {
+            eprintln!("invalid configuration: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Kept until any token of this server issued now would be expired for good.
+    let until = poem_client_credentials::revocation::lapses_at(
+        players_api::auth::token::now_seconds().saturating_add(config.longest_token_lifetime()),
+    );
+    let revoked = async {
+        let store =
+            players_api::players::PlayerStore::connect(&config.database_url, &config.database)
+                .await
+                .map_err(|e| e.to_string())?;
+        let revocations = players_api::revocations::SqlRevocations::load(
+            &store,
+            config.revocation.max_live_per_client,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let revocation = poem_client_credentials::revocation::Revocation {
+            jti,
+            client_id: None,
+            until,
+        };
+        use poem_client_credentials::RevocationStore;
+        revocations
+            .revoke(revocation)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        store.close().await;
+        Ok::<(), String>(())
+    };
+    match revoked.await {
+        Ok(()) => {
+            println!(
+                "revoked the token with jti \"{jti}\" (kept until {until}, Unix time); \
+                 running instances refuse it within 2 s"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot revoke: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn check_config() -> ExitCode {

@@ -30,6 +30,8 @@ pub struct Policy {
     pub resources: Vec<String>,
     /// `token_lifetime_seconds`.
     pub token_lifetime_seconds: Option<u64>,
+    /// `introspect`: it may introspect every token of the server (RFC 7662).
+    pub introspect: bool,
 }
 
 /// Creates a client (see `poem_client_credentials::clients::generate_secret`) and the
@@ -76,6 +78,9 @@ pub fn create_client(
     }
     if let Some(seconds) = policy.token_lifetime_seconds {
         entry["token_lifetime_seconds"] = seconds.into();
+    }
+    if policy.introspect {
+        entry["introspect"] = true.into();
     }
     // What the server will say of the entry, said now: a bad resource or lifetime.
     let settings: poem_client_credentials::ClientSettings =
@@ -148,6 +153,7 @@ mod tests {
         let policy = Policy {
             resources: vec!["https://reports.example.com/".into()],
             token_lifetime_seconds: Some(300),
+            introspect: true,
         };
         let new = create_client(
             "svc",
@@ -163,6 +169,7 @@ mod tests {
         let client = settings.load(&[]).unwrap();
         assert_eq!(client.resources, ["https://reports.example.com/"]);
         assert_eq!(client.token_lifetime_seconds, Some(300));
+        assert!(client.introspect);
         for bad in [
             Policy {
                 resources: vec!["reports".into()],

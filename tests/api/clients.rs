@@ -240,6 +240,7 @@ fn create_client_prints_a_secret_and_an_entry_that_works_as_config() {
             "urn:example:ledger",
             "--token-lifetime-seconds",
             "300",
+            "--introspect",
         ])
         .output()
         .unwrap();
@@ -258,6 +259,7 @@ fn create_client_prints_a_secret_and_an_entry_that_works_as_config() {
         "the profile the binary runs"
     );
     assert!(text.contains("client_secret_hash = \"$argon2id$v=19$"));
+    assert!(text.contains("introspect = true"), "{text}");
     assert_eq!(
         text.matches(&secret).count(),
         1,

@@ -444,14 +444,16 @@ async fn a_revocation_that_cannot_be_committed_is_503_and_not_claimed() {
     let mut app = spawn_app_on(&db).await;
     app.keep(dir);
     let token = app.token().await;
-    // The table goes away under the server.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    sqlx::query("DROP TABLE revoked_tokens")
-        .execute(&pool)
-        .await
-        .unwrap();
+    // The table goes away under the server, on whichever database the suite runs.
+    let url = database_url(&db).await;
+    let drop_table = "DROP TABLE revoked_tokens";
+    if postgres_url().is_some() {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query(drop_table).execute(&pool).await.unwrap();
+    } else {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query(drop_table).execute(&pool).await.unwrap();
+    }
     let response = revoke(&app, CLIENT_ID, CLIENT_SECRET, &token).await;
     assert_eq!(header(response.headers(), "retry-after"), Some("5"));
     assert_eq!(
@@ -597,4 +599,89 @@ async fn revocation_and_introspection_are_audited_and_counted() {
     ] {
         assert!(metrics.contains(line), "{line}\n{metrics}");
     }
+}
+
+#[test]
+fn an_operator_revokes_a_token_by_jti_and_the_running_server_refuses_it() {
+    use crate::process::{ServerProcess, command};
+    let server = ServerProcess::start(
+        r#"
+[default.jwt]
+key = "0123456789abcdef0123456789abcdef"
+issuer = "http://issuer.example"
+audience = "players"
+[[default.clients]]
+client_id = "daemon"
+client_secret = "daemon-secret"
+token_lifetime_seconds = 7200
+"#,
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let http = reqwest::Client::new();
+    let token = runtime.block_on(fetch_token(&http, &server.base, "daemon", "daemon-secret"));
+    let jti = claims_of(&token)["jti"].as_str().unwrap().to_owned();
+    let write = || {
+        runtime.block_on(async {
+            let response = http
+                .delete(format!("{}/players/squadnumber/99", server.base))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            let challenge = header(response.headers(), "www-authenticate")
+                .unwrap_or_default()
+                .to_owned();
+            (response.status().as_u16(), challenge)
+        })
+    };
+    assert_eq!(write().0, 404);
+    let output = command()
+        .env("APP_CONFIG", server.config_path())
+        .args(["revoke", "--jti", &jti])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        printed.contains(&format!("revoked the token with jti \"{jti}\"")),
+        "{printed}"
+    );
+    // Kept for the longest lifetime of any client (7200 s), plus the leeway.
+    let until: u64 = printed
+        .split("kept until ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expected = players_api::auth::token::now_seconds() + 7200 + 60;
+    assert!(until.abs_diff(expected) <= 5, "{until} vs {expected}");
+    let mut refused = None;
+    for _ in 0..20 {
+        let (status, challenge) = write();
+        if status == 401 {
+            refused = Some(challenge);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let challenge = refused.expect("refused within 2 s");
+    assert!(
+        challenge.contains("The access token was revoked"),
+        "{challenge}"
+    );
+    // A jti that cannot be one is refused before the database is touched.
+    let output = command()
+        .env("APP_CONFIG", server.config_path())
+        .args(["revoke", "--jti", ""])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the jti must be"));
 }

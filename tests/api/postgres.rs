@@ -81,6 +81,51 @@ async fn a_client_assertion_used_at_one_instance_is_refused_at_the_other() {
     }
 }
 
+#[tokio::test]
+#[ignore = "the PostgreSQL half: TEST_POSTGRES_URL=$(.ci/postgres.sh start) cargo test --test api -- --include-ignored"]
+async fn a_token_revoked_at_one_instance_is_refused_at_the_other_within_two_seconds() {
+    let admin = required_postgres_url();
+    let url = fresh_database(&admin).await;
+    let a = ServerProcess::start_with_database(&url, INSTANCE_CONFIG);
+    let b = ServerProcess::start_with_database(&url, INSTANCE_CONFIG);
+    let http = reqwest::Client::new();
+    let token = fetch_token(&http, &a.base, "c", "s").await;
+    let write = |base: String| {
+        let (http, token) = (http.clone(), token.clone());
+        async move {
+            http.delete(format!("{base}/players/squadnumber/99"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(write(b.base.clone()).await, 404);
+    let revoked = http
+        .post(format!("{}/auth/revoke", a.base))
+        .basic_auth("c", Some("s"))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(write(a.base.clone()).await, 401, "at once where revoked");
+    let started = std::time::Instant::now();
+    while write(b.base.clone()).await != 401 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "the other instance refuses it within 2 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Restarted, an instance loads it before it serves.
+    drop(b);
+    let c = ServerProcess::start_with_database(&url, INSTANCE_CONFIG);
+    assert_eq!(write(c.base.clone()).await, 401);
+}
+
 async fn fresh_database(admin: &str) -> String {
     let name = format!("players_multi_{}", uuid::Uuid::new_v4().simple());
     create_postgres_database(admin, &name).await;

@@ -63,6 +63,11 @@ impl ServerProcess {
         Self::spawn_on(url, config, tempfile::tempdir().expect("temp dir"))
     }
 
+    /// The configuration file it runs on.
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
     /// Sends SIGHUP.
     pub fn hang_up(&self) {
         let status = Command::new("kill")
