@@ -45,3 +45,35 @@ with OAuth2Session("plus-client", "wrong", token_endpoint_auth_method="client_se
     else:
         raise AssertionError("a wrong secret got a token")
 print("authlib: ok")
+
+# Revocation (RFC 7009) and introspection (RFC 7662) through authlib's own calls, by each
+# client authentication method: the client introspects its token, revokes it, and the token
+# is then inactive and refused on writes.
+for method in ("client_secret_basic", "client_secret_post"):
+    client_id, secret = "plus-client", clients["plus-client"]
+    with OAuth2Session(
+        client_id,
+        secret,
+        token_endpoint_auth_method=method,
+        revocation_endpoint_auth_method=method,
+    ) as oauth:
+        token = oauth.fetch_token(f"{base}/auth/token", grant_type="client_credentials")
+        shown = oauth.introspect_token(f"{base}/auth/introspect", token=token["access_token"])
+        assert shown.status_code == 200, shown.text
+        claims = shown.json()
+        assert claims["active"] is True and claims["client_id"] == client_id, claims
+        assert claims["token_type"] == "Bearer" and claims["scope"] == token["scope"], claims
+        revoked = oauth.revoke_token(
+            f"{base}/auth/revoke", token=token["access_token"], token_type_hint="access_token"
+        )
+        assert revoked.status_code == 200 and revoked.text == "", (revoked.status_code, revoked.text)
+        assert revoked.headers["Cache-Control"] == "no-store", revoked.headers
+        again = oauth.introspect_token(f"{base}/auth/introspect", token=token["access_token"])
+        assert again.json() == {"active": False}, again.text
+    response = requests.delete(
+        f"{base}/players/squadnumber/99",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+    )
+    assert response.status_code == 401, (response.status_code, response.text)
+    assert "The access token was revoked" in response.headers["WWW-Authenticate"], response.headers
+    print(f"authlib revoke_token / introspect_token ({method}): ok")

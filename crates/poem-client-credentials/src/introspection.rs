@@ -29,7 +29,8 @@ pub const INTROSPECTION_PATH: &str = "/auth/introspect";
 /// authenticates as at the token endpoint.
 #[derive(Debug, Object)]
 pub struct IntrospectionRequest {
-    /// The access token to look at.
+    /// The access token to look at (an empty one is a missing one).
+    #[oai(validator(min_length = 1))]
     pub token: String,
     /// Ignored: the token says what it is.
     pub token_type_hint: Option<String>,

@@ -259,7 +259,8 @@ pub fn lapses_at(exp: u64) -> u64 {
 /// as at the token endpoint.
 #[derive(Debug, Object)]
 pub struct RevocationRequest {
-    /// The access token to revoke.
+    /// The access token to revoke (an empty one is a missing one).
+    #[oai(validator(min_length = 1))]
     pub token: String,
     /// Ignored: the token says what it is.
     pub token_type_hint: Option<String>,
