@@ -3,10 +3,10 @@
 //! Writes must not wait for the database to learn whether a token was revoked, so each
 //! instance holds every live revocation in memory (`poem_client_credentials`'
 //! `RevocationSet`): it loads them all before it accepts connections, adds its own at
-//! once, and polls the table every [`POLL_INTERVAL`] for the others'. Rows are ordered by
-//! the database's own clock (`revoked_at_ms`), and each poll reads again the last
-//! [`OVERLAP_MS`], so a row committed a little after a later-stamped one is still seen
-//! and no instance's clock matters. A revocation is forgotten, in memory and in the
+//! once, and polls the table every [`POLL_INTERVAL`] for the others'. Rows are stamped
+//! with the database's own clock (`revoked_at_ms`), and each poll reads from
+//! [`OVERLAP_MS`] before the previous poll began, so a row committed a little after a
+//! later-stamped one is still seen and no instance's clock matters. A revocation is forgotten, in memory and in the
 //! table, once its token is expired anyway.
 
 use std::{
@@ -66,14 +66,29 @@ macro_rules! with_db {
     };
 }
 
+/// `SELECT` of the database's clock, in milliseconds, written as `$now`.
+macro_rules! now_ms_sql {
+    ($now:literal) => {
+        concat!("SELECT ", $now)
+    };
+}
+
 type Row = (String, Option<String>, i64, i64);
+
+/// A poll's rows: by `revoked_at_ms` alone, so its index is used. With `expires_at` in the
+/// WHERE too, SQLite's planner took that index and read every live row on every poll
+/// (100,000 rows, every second: BENCHMARKS.md, issue 16). Lapsed rows are dropped when
+/// they are put in memory instead.
+const POLL_SQL: &str =
+    "SELECT jti, client_id, expires_at, revoked_at_ms FROM revoked_tokens WHERE revoked_at_ms > $1";
 
 /// The `revoked_tokens` table, and this instance's copy of its live rows.
 pub struct SqlRevocations {
     db: Db,
     set: RevocationSet,
     max_live_per_client: usize,
-    /// The latest `revoked_at_ms` read.
+    /// Where the next poll starts: the database's clock when the last one began, less
+    /// the overlap.
     cursor: Mutex<i64>,
     last_purge: AtomicU64,
 }
@@ -130,25 +145,34 @@ impl SqlRevocations {
         self.set.is_empty()
     }
 
-    /// Reads the rows added since the last poll (and the overlap before it) into memory,
-    /// and forgets what lapsed.
+    /// Reads the rows stamped since the last poll began, less [`OVERLAP_MS`], into
+    /// memory, and forgets what lapsed. Every row stamped more than the overlap before a
+    /// poll began is committed by then and read by it, so the next poll starts there: a
+    /// row is read again for at most the overlap, however long nothing new arrives.
     async fn poll(&self) -> Result<(), sqlx::Error> {
         let now = now_seconds();
-        let since = self
-            .cursor
-            .lock()
-            .map(|c| c.saturating_sub(OVERLAP_MS))
-            .unwrap_or(i64::MIN);
-        let sql = "SELECT jti, client_id, expires_at, revoked_at_ms FROM revoked_tokens \
-                   WHERE revoked_at_ms > $1 AND expires_at > $2";
-        let rows: Vec<Row> = with_db!(&self.db, pool => sqlx::query_as(sql)
+        let since = self.cursor.lock().map(|c| *c).unwrap_or(i64::MIN);
+        let db_now: i64 = match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(now_ms_sql!(
+                    "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+                ))
+                .fetch_one(pool)
+                .await?
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar(now_ms_sql!(
+                    "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+                ))
+                .fetch_one(pool)
+                .await?
+            }
+        };
+        let rows: Vec<Row> = with_db!(&self.db, pool => sqlx::query_as(POLL_SQL)
             .bind(since)
-            .bind(now as i64)
             .fetch_all(pool)
             .await)?;
-        let mut latest = since;
-        for (jti, client_id, expires_at, revoked_at_ms) in &rows {
-            latest = latest.max(*revoked_at_ms);
+        for (jti, client_id, expires_at, _) in &rows {
             self.set.insert(
                 Revocation {
                     jti,
@@ -159,7 +183,7 @@ impl SqlRevocations {
             );
         }
         if let Ok(mut cursor) = self.cursor.lock() {
-            *cursor = (*cursor).max(latest);
+            *cursor = (*cursor).max(db_now.saturating_sub(OVERLAP_MS));
         }
         self.set.forget_lapsed(now);
         self.purge(now).await;
@@ -240,5 +264,35 @@ impl RevocationStore for SqlRevocations {
             self.set.insert(revocation, now);
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A poll reads only what is new, through the `revoked_at_ms` index, however many
+    /// live revocations the table holds.
+    #[tokio::test]
+    async fn a_poll_searches_the_revoked_at_index_not_every_live_row() {
+        let pool = SqlitePool::connect("sqlite::memory:").await.unwrap();
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .unwrap();
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {POLL_SQL}"
+        )))
+        .bind(0_i64)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("USING INDEX revoked_tokens_revoked_at_ms")),
+            "{details:?}"
+        );
     }
 }
