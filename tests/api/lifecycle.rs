@@ -635,6 +635,36 @@ token_lifetime_seconds = 7200
         })
     };
     assert_eq!(write().0, 404);
+    // The audit log: both endpoints' events, with ids and jti, never a token.
+    let second = runtime.block_on(fetch_token(&http, &server.base, "daemon", "daemon-secret"));
+    let second_jti = claims_of(&second)["jti"].as_str().unwrap().to_owned();
+    runtime.block_on(async {
+        for path in ["/auth/introspect", "/auth/revoke"] {
+            let response = http
+                .post(format!("{}{path}", server.base))
+                .basic_auth("daemon", Some("daemon-secret"))
+                .form(&[("token", second.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    });
+    let log = server.log();
+    for line in [
+        format!(
+            "event=\"token_introspected\" active=true client_id=\"daemon\" token_client_id=\"daemon\" jti=\"{second_jti}\" source=\"127.0.0.1\""
+        ),
+        format!(
+            "event=\"token_revoked\" outcome=\"revoked\" client_id=\"daemon\" token_client_id=\"daemon\" jti=\"{second_jti}\" source=\"127.0.0.1\""
+        ),
+    ] {
+        assert!(log.contains(&line), "{line}\n{log}");
+    }
+    assert!(
+        !log.contains(&second) && !log.contains(&token),
+        "no token in the log"
+    );
     let output = command()
         .env("APP_CONFIG", server.config_path())
         .args(["revoke", "--jti", &jti])

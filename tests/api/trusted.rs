@@ -397,3 +397,48 @@ async fn trusted_issuer_settings_are_checked_at_start_up() {
         .to_string();
     assert!(err.contains("jwks_uri"), "{err}");
 }
+
+#[tokio::test]
+async fn a_trusted_issuers_token_is_never_active_for_introspection_nor_revoked_here() {
+    let key = rsa_key("k1");
+    let jwks = JwksServer::start(vec![key.jwk.clone()]).await;
+    let app = app_trusting(&jwks.url, None).await;
+    // Even naming one of this server's clients, it is not this server's token.
+    let mut claims = claims("api:write");
+    claims["client_id"] = CLIENT_ID.into();
+    claims["sub"] = CLIENT_ID.into();
+    let token = sign(&key, "k1", "at+jwt", &claims);
+    assert_eq!(
+        app.create_player(&token, &player_body(41)).await.status(),
+        201
+    );
+    let form = [
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+        ("token", token.as_str()),
+    ];
+    let shown: Value = app
+        .http
+        .post(app.url("/auth/introspect"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown, json!({"active": false}));
+    let revoked = app
+        .http
+        .post(app.url("/auth/revoke"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    // Nothing was stored: the issuer's token still writes.
+    assert_eq!(
+        app.create_player(&token, &player_body(42)).await.status(),
+        201
+    );
+}
