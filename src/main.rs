@@ -259,33 +259,32 @@ async fn revoke(jti: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Kept until any token of this server issued now would be expired for good.
+    use poem_client_credentials::RevocationStore;
+    // Kept until any token this server can have issued is expired for good: a day (the
+    // longest lifetime any configuration allows, past or present) and the leeway.
     let until = poem_client_credentials::revocation::lapses_at(
-        players_api::auth::token::now_seconds().saturating_add(config.longest_token_lifetime()),
+        players_api::auth::token::now_seconds()
+            .saturating_add(poem_client_credentials::settings::MAX_TOKEN_LIFETIME_SECONDS),
     );
     let revoked = async {
         let store =
             players_api::players::PlayerStore::connect(&config.database_url, &config.database)
                 .await
                 .map_err(|e| e.to_string())?;
-        let revocations = players_api::revocations::SqlRevocations::load(
+        let written = players_api::revocations::SqlRevocations::open(
             &store,
             config.revocation.max_live_per_client,
         )
-        .await
-        .map_err(|e| e.to_string())?;
-        let revocation = poem_client_credentials::revocation::Revocation {
+        .map_err(|e| e.to_string())?
+        .revoke(poem_client_credentials::revocation::Revocation {
             jti,
             client_id: None,
             until,
-        };
-        use poem_client_credentials::RevocationStore;
-        revocations
-            .revoke(revocation)
-            .await
-            .map_err(|e| format!("{e:?}"))?;
+        })
+        .await
+        .map_err(|e| format!("{e:?}"));
         store.close().await;
-        Ok::<(), String>(())
+        written
     };
     match revoked.await {
         Ok(()) => {

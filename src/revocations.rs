@@ -4,16 +4,15 @@
 //! instance holds every live revocation in memory (`poem_client_credentials`'
 //! `RevocationSet`): it loads them all before it accepts connections, adds its own at
 //! once, and polls the table every [`POLL_INTERVAL`] for the others'. Rows are stamped
-//! with the database's own clock (`revoked_at_ms`), and each poll reads from
-//! [`OVERLAP_MS`] before the previous poll began, so a row committed a little after a
-//! later-stamped one is still seen and no instance's clock matters. A revocation is forgotten, in memory and in the
+//! with the database's clock (`revoked_at_ms`; SQLite's is the one machine's its file is
+//! on), and each poll reads from [`OVERLAP_MS`] before the previous poll began, so a row
+//! committed a little after a later-stamped one is still seen; every
+//! [`RESYNC_INTERVAL`] all live rows are read again, for a commit slower than that or a
+//! clock stepped back. A revocation is forgotten, in memory and in the
 //! table, once its token is expired anyway.
 
 use std::{
-    sync::{
-        Arc, Mutex, Weak,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Mutex, Weak},
     time::Duration,
 };
 
@@ -21,7 +20,7 @@ use poem_bearer::token::now_seconds;
 use poem_client_credentials::{
     RevocationStore,
     clients::BoxFuture,
-    revocation::{Revocation, RevocationSet, RevokeError, check_limit},
+    revocation::{Revocation, RevocationSet, RevokeError},
 };
 use sqlx::{PgPool, SqlitePool};
 
@@ -31,10 +30,16 @@ use crate::players::PlayerStore;
 /// is refused everywhere within about this long (the issue asks for 2 s).
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
-/// How far back each poll reads again, in milliseconds of the database's clock.
-pub const OVERLAP_MS: i64 = 5_000;
+/// How far back each poll reads again, in milliseconds of the database's clock: a row
+/// committed up to this long after its stamp (a stalled disk, a synchronous standby) is
+/// still seen by the next poll.
+pub const OVERLAP_MS: i64 = 10_000;
 
-/// How often (at most) lapsed rows are deleted, in seconds.
+/// How often every live row is read again, whatever the cursor says: the backstop for a
+/// commit slower than [`OVERLAP_MS`] or a database clock stepped back.
+pub const RESYNC_INTERVAL: Duration = Duration::from_secs(300);
+
+/// How often lapsed rows are deleted, in seconds.
 const PURGE_INTERVAL_SECONDS: u64 = 60;
 
 /// The INSERT of one row, stamped with the database's clock in milliseconds as `$now`
@@ -90,7 +95,6 @@ pub struct SqlRevocations {
     /// Where the next poll starts: the database's clock when the last one began, less
     /// the overlap.
     cursor: Mutex<i64>,
-    last_purge: AtomicU64,
 }
 
 impl SqlRevocations {
@@ -100,27 +104,56 @@ impl SqlRevocations {
         store: &PlayerStore,
         max_live_per_client: usize,
     ) -> Result<Arc<Self>, sqlx::Error> {
+        let revocations = Self::open(store, max_live_per_client)?;
+        revocations.poll().await?;
+        Ok(revocations)
+    }
+
+    /// The revocations of `store`'s database, none read yet: enough to write one (an
+    /// operator's `revoke --jti`).
+    pub fn open(store: &PlayerStore, max_live_per_client: usize) -> Result<Arc<Self>, sqlx::Error> {
         let db = match (store.postgres_pool(), store.sqlite_pool()) {
             (Some(pool), _) => Db::Postgres(pool),
             (None, Some(pool)) => Db::Sqlite(pool),
             (None, None) => return Err(sqlx::Error::PoolClosed),
         };
-        let revocations = Arc::new(Self {
+        Ok(Arc::new(Self {
             db,
             set: RevocationSet::new(),
             max_live_per_client,
             cursor: Mutex::new(i64::MIN),
-            last_purge: AtomicU64::new(0),
-        });
-        revocations.poll().await?;
-        Ok(revocations)
+        }))
     }
 
-    /// Polls the table every `interval` for as long as the store lives.
+    /// Polls the table every `interval`, reads every live row again every
+    /// [`RESYNC_INTERVAL`], and deletes lapsed rows on its own schedule (a slow DELETE
+    /// never holds a poll up), for as long as the store lives.
     pub fn follow(self: &Arc<Self>, interval: Duration) {
         let weak: Weak<Self> = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            let mut last_resync = tokio::time::Instant::now();
+            loop {
+                ticks.tick().await;
+                let Some(revocations) = weak.upgrade() else {
+                    return;
+                };
+                if last_resync.elapsed() >= RESYNC_INTERVAL {
+                    last_resync = tokio::time::Instant::now();
+                    if let Ok(mut cursor) = revocations.cursor.lock() {
+                        *cursor = i64::MIN;
+                    }
+                }
+                if let Err(cause) = revocations.poll().await {
+                    tracing::warn!(%cause, "reading revoked tokens failed; retrying");
+                }
+            }
+        });
+        let weak: Weak<Self> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_secs(PURGE_INTERVAL_SECONDS));
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             ticks.tick().await;
             loop {
@@ -128,9 +161,7 @@ impl SqlRevocations {
                 let Some(revocations) = weak.upgrade() else {
                     return;
                 };
-                if let Err(cause) = revocations.poll().await {
-                    tracing::warn!(%cause, "reading revoked tokens failed; retrying");
-                }
+                revocations.purge(now_seconds()).await;
             }
         });
     }
@@ -186,21 +217,11 @@ impl SqlRevocations {
             *cursor = (*cursor).max(db_now.saturating_sub(OVERLAP_MS));
         }
         self.set.forget_lapsed(now);
-        self.purge(now).await;
         Ok(())
     }
 
-    /// Deletes the lapsed rows, at most once a [`PURGE_INTERVAL_SECONDS`] per instance.
+    /// Deletes the lapsed rows.
     async fn purge(&self, now: u64) {
-        let last = self.last_purge.load(Ordering::Relaxed);
-        if now < last + PURGE_INTERVAL_SECONDS
-            || self
-                .last_purge
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-        {
-            return;
-        }
         let sql = "DELETE FROM revoked_tokens WHERE expires_at <= $1";
         let purged = with_db!(&self.db, pool => sqlx::query(sql)
             .bind(now as i64)
@@ -247,22 +268,24 @@ impl RevocationStore for SqlRevocations {
     fn revoke<'a>(&'a self, revocation: Revocation<'a>) -> BoxFuture<'a, Result<(), RevokeError>> {
         Box::pin(async move {
             let now = now_seconds();
-            // Counted in this instance's copy: instances revoking for one client at the
-            // same moment may pass the limit by the few each has not seen yet.
+            // Counted in this instance's copy, a place reserved while the row is written
+            // so concurrent requests cannot all pass; instances revoking for one client
+            // at the same moment may pass the limit by the few each has not seen yet.
             if let Some(client) = revocation.client_id {
                 self.set.forget_lapsed(now);
-                check_limit(
-                    self.set.live_for(client, now),
-                    self.max_live_per_client,
-                    now,
-                )?;
+                self.set.reserve(client, self.max_live_per_client, now)?;
             }
-            self.insert(&revocation).await.map_err(|cause| {
+            let written = self.insert(&revocation).await;
+            if written.is_ok() {
+                self.set.insert(revocation, now);
+            }
+            if let Some(client) = revocation.client_id {
+                self.set.release(client);
+            }
+            written.map_err(|cause| {
                 tracing::error!(%cause, "recording a revocation failed");
                 RevokeError::Unavailable
-            })?;
-            self.set.insert(revocation, now);
-            Ok(())
+            })
         })
     }
 }

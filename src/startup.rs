@@ -310,7 +310,11 @@ async fn routes(
             .around(move |endpoint, request| {
                 let nonces = nonces.clone();
                 async move {
-                    let proof = request.headers().contains_key(DPOP);
+                    // Revocation and introspection ignore a `DPoP` header: no nonce.
+                    let path = request.uri().path();
+                    let proof = request.headers().contains_key(DPOP)
+                        && path != REVOCATION_PATH
+                        && path != INTROSPECTION_PATH;
                     let mut response = endpoint.call(request).await?;
                     if proof
                         && let Ok(nonce) = HeaderValue::from_str(&nonces.current(now_seconds()))

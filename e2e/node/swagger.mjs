@@ -4,7 +4,9 @@
 // right one (Swagger UI fetches the token itself); expand POST /players, Try it out, Execute
 // with the example body, see 201; then read the player back over HTTP. Also Try it out on
 // POST /auth/token with its example body (the development client's id, a placeholder secret): the
-// invalid_client answer is shown within 5 s. Saves screenshots.
+// invalid_client answer is shown within 5 s. Then introspection, revocation and
+// introspection again by Try it out (client_secret_post in the example body). Saves
+// screenshots.
 //
 // usage: node swagger.mjs <base-url> <screenshot-dir>
 import { mkdtempSync, mkdirSync } from 'node:fs';
@@ -106,7 +108,36 @@ try {
   await tokenOp.locator('.live-responses-table').getByText(/invalid_client/).first().waitFor({ timeout: 5000 });
   await tokenOp.screenshot({ path: join(shots, 'swagger-token-try-it-out.png') });
 
-  console.log(`swagger ui: wrong secret shown as Auth Error, token 200, POST /players 201 (squad number ${player.squadNumber}), read back: ok, token Try it out 401 shown`);
+  // Introspection, then revocation, by Try it out as a person would: the example body with
+  // the real secret and a token put in (client_secret_post), Execute, read the answer.
+  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: CLIENT_SECRET });
+  const granted = await (await fetch(`${base}/auth/token`, { method: 'POST', body: form })).json();
+  const opened = new Set();
+  for (const [operationId, path, expected] of [
+    ['introspectToken', '/auth/introspect', /"active": true/],
+    ['revokeToken', '/auth/revoke', null],
+    ['introspectToken', '/auth/introspect', /"active": false/],
+  ]) {
+    const op = page.locator(`#operations-Auth-${operationId}`);
+    if (!opened.has(operationId)) {
+      opened.add(operationId);
+      await op.locator('.opblock-summary').click();
+      await op.locator('button.try-out__btn').click();
+    }
+    const body = op.locator('textarea.body-param__text');
+    const exampleBody = JSON.parse(await body.inputValue());
+    if (exampleBody.client_id !== CLIENT_ID || !('token' in exampleBody)) fail(`${path} example body: ${JSON.stringify(exampleBody)}`);
+    await body.fill(JSON.stringify({ ...exampleBody, client_secret: CLIENT_SECRET, token: granted.access_token }));
+    const [answered] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(path), { timeout: 5000 }),
+      op.locator('button.execute').click(),
+    ]);
+    if (answered.status() !== 200) fail(`Try it out on ${path}: ${answered.status()}`);
+    if (expected) await op.locator('.live-responses-table').getByText(expected).first().waitFor({ timeout: 5000 });
+    await op.screenshot({ path: join(shots, `swagger-${operationId}.png`) });
+  }
+
+  console.log(`swagger ui: wrong secret shown as Auth Error, token 200, POST /players 201 (squad number ${player.squadNumber}), read back: ok, token Try it out 401 shown, introspect/revoke/introspect by Try it out: active, 200, inactive`);
 } finally {
   await context.close();
 }

@@ -193,17 +193,6 @@ pub type JwtConfig = poem_client_credentials::IssuerConfig;
 /// against this API's.
 pub use poem_client_credentials::{ClientConfig, ClientSecret};
 
-impl Config {
-    /// The longest lifetime any token of this server can have: `jwt.expires_in_seconds`
-    /// or a client's own, whichever is longer.
-    pub fn longest_token_lifetime(&self) -> u64 {
-        self.clients
-            .iter()
-            .filter_map(|c| c.token_lifetime_seconds)
-            .fold(self.jwt.expires_in_seconds, u64::max)
-    }
-}
-
 /// Where the configuration came from, for the start-up log.
 #[derive(Debug, Clone)]
 pub struct Origin {

@@ -554,6 +554,36 @@ async fn an_assertion_may_name_the_endpoint_it_is_sent_to() {
             .unwrap();
         assert_eq!(response.status(), status, "{path} {aud}");
     }
+    // A refused revocation leaves the assertion usable, as a refused grant does.
+    let others = app.token().await;
+    let kept = assertion(ISSUER);
+    let refused = app
+        .http
+        .post(app.url("/auth/revoke"))
+        .form(&[
+            ("token", others.as_str()),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", kept.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    oauth_error(refused, 400, "unauthorized_client").await;
+    let reused = app
+        .http
+        .post(app.url("/auth/introspect"))
+        .form(&[
+            ("token", others.as_str()),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", kept.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reused.json::<Value>().await.unwrap(),
+        json!({"active": false})
+    );
     // The assertion replay cache serves all three: an assertion used at one is spent.
     let once = assertion(ISSUER);
     let form = [
@@ -680,7 +710,7 @@ token_lifetime_seconds = 7200
         printed.contains(&format!("revoked the token with jti \"{jti}\"")),
         "{printed}"
     );
-    // Kept for the longest lifetime of any client (7200 s), plus the leeway.
+    // Kept for the longest lifetime any configuration allows (a day), plus the leeway.
     let until: u64 = printed
         .split("kept until ")
         .nth(1)
@@ -690,7 +720,7 @@ token_lifetime_seconds = 7200
         .unwrap()
         .parse()
         .unwrap();
-    let expected = players_api::auth::token::now_seconds() + 7200 + 60;
+    let expected = players_api::auth::token::now_seconds() + 86_400 + 60;
     assert!(until.abs_diff(expected) <= 5, "{until} vs {expected}");
     let mut refused = None;
     for _ in 0..20 {
@@ -714,4 +744,94 @@ token_lifetime_seconds = 7200
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("the jti must be"));
+}
+
+#[tokio::test]
+async fn concurrent_revocations_cannot_all_pass_the_clients_limit() {
+    let app = spawn_app_with("[default.revocation]\nmax_live_per_client = 2\n").await;
+    let mut tokens = Vec::new();
+    for _ in 0..12 {
+        tokens.push(app.token().await);
+    }
+    let answers = futures_util::future::join_all(
+        tokens
+            .iter()
+            .map(|token| revoke(&app, CLIENT_ID, CLIENT_SECRET, token)),
+    )
+    .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [200, 200, 429, 429, 429, 429, 429, 429, 429, 429, 429, 429]
+    );
+    let mut refused = 0;
+    for token in &tokens {
+        if write_status(&app, token).await.0 == 401 {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 2, "exactly the two acknowledged revocations hold");
+}
+
+#[tokio::test]
+async fn with_nonces_required_neither_endpoint_hands_out_a_nonce() {
+    let app = spawn_app_with(
+        "[default.dpop]\nrequire_nonce = true\nnonce_key = \"a-nonce-key-of-at-least-thirty-two-bytes\"\n",
+    )
+    .await;
+    let token = app.token().await;
+    for path in ["/auth/introspect", "/auth/revoke"] {
+        let response = app
+            .http
+            .post(app.url(path))
+            .header("DPoP", "not even a JWT")
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(header(response.headers(), "dpop-nonce"), None, "{path}");
+    }
+    // The token endpoint still does.
+    let response = app
+        .http
+        .post(app.token_url())
+        .header("DPoP", "not even a JWT")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(header(response.headers(), "dpop-nonce").is_some());
+}
+
+#[tokio::test]
+async fn a_revoked_token_for_another_audience_keeps_the_audience_description() {
+    let app = spawn_app_with(
+        "[[default.clients]]\nclient_id = \"reports\"\nclient_secret = \"reports-secret\"\nresources = [\"urn:example:ledger\"]\n",
+    )
+    .await;
+    let response = app
+        .post_token_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "reports"),
+            ("client_secret", "reports-secret"),
+            ("resource", "urn:example:ledger"),
+        ])
+        .await;
+    let body: Value = response.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    // Active (audience aside), so revocable by its client.
+    assert_revoked_answer(revoke(&app, "reports", "reports-secret", &token).await).await;
+    let (status, challenge) = write_status(&app, &token).await;
+    assert_eq!(status, 401);
+    assert!(
+        challenge.contains("The access token is meant for another audience"),
+        "{challenge}"
+    );
 }

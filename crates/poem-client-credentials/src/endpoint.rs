@@ -1000,6 +1000,14 @@ impl TokenEndpoint {
         }
     }
 
+    /// Takes back what [`use_assertion`](Self::use_assertion) recorded, for a request
+    /// refused after all.
+    pub(crate) async fn forget_assertion(&self, found: &Granted) {
+        if let Some(verified) = &found.assertion {
+            self.replay.forget(&found.client_id, &verified.jti).await;
+        }
+    }
+
     /// Records the `jti` of the client's verified assertion, if it sent one, so it is
     /// used once: its replay is the client's authentication failing.
     pub(crate) async fn use_assertion(

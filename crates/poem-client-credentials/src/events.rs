@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use crate::revocation::RevocationOutcome;
+
 /// A token was issued.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -68,10 +70,9 @@ impl<'a> Refused<'a> {
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Revoked<'a> {
-    /// `revoked` (stored), `not_revoked` (200, nothing to store: the token was not an
-    /// active token of this server) or `refused` (another client's token, the client's
-    /// limit, or the store down). A fixed set: safe as a metric label.
-    pub outcome: &'static str,
+    /// How it was answered: [`RevocationOutcome::as_str`] is a fixed set, safe as a
+    /// metric label.
+    pub outcome: RevocationOutcome,
     /// The client that asked.
     pub client_id: &'a str,
     /// The client the token was issued to, when the token is active.
@@ -100,7 +101,7 @@ pub struct Introspected<'a> {
 
 impl<'a> Revoked<'a> {
     /// An event (tests of [`Events`] implementations build them).
-    pub fn new(outcome: &'static str, client_id: &'a str) -> Self {
+    pub fn new(outcome: RevocationOutcome, client_id: &'a str) -> Self {
         Revoked {
             outcome,
             client_id,
@@ -181,7 +182,8 @@ impl Events for TracingAudit {
         tracing::info!(
             target: AUDIT,
             event = "token_revoked",
-            outcome = event.outcome,
+            outcome = event.outcome.as_str(),
+            reason = event.outcome.reason(),
             client_id = event.client_id,
             token_client_id = event.token_client_id.unwrap_or_default(),
             jti = event.jti.unwrap_or_default(),

@@ -94,12 +94,38 @@ struct Index {
     by_client: HashMap<Arc<str>, BTreeSet<(u64, Arc<str>)>>,
     /// Every live revocation in expiry order.
     by_expiry: BTreeSet<(u64, Arc<str>)>,
+    /// Per client: revocations reserved ([`RevocationSet::reserve`]) and not yet inserted
+    /// or released, counted against its limit.
+    pending: HashMap<Arc<str>, usize>,
 }
 
 #[derive(Debug)]
 struct Live {
     client: Option<Arc<str>>,
     until: u64,
+}
+
+/// A client's live revocations at some moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveRevocations {
+    /// How many.
+    pub count: usize,
+    /// When the oldest lapses (seconds since the Unix epoch), if there is one.
+    pub oldest_lapses_at: Option<u64>,
+}
+
+impl Index {
+    fn live_for(&self, client_id: &str, now: u64) -> LiveRevocations {
+        let Some(live) = self.by_client.get(client_id) else {
+            return LiveRevocations::default();
+        };
+        let mut current = live.range((now + 1, Arc::from(""))..);
+        let first = current.next().map(|(until, _)| *until);
+        LiveRevocations {
+            count: first.map_or(0, |_| 1 + current.count()),
+            oldest_lapses_at: first,
+        }
+    }
 }
 
 impl RevocationSet {
@@ -158,17 +184,48 @@ impl RevocationSet {
         );
     }
 
-    /// The client's live revocations at `now`: how many, and when the oldest lapses.
-    pub fn live_for(&self, client_id: &str, now: u64) -> (usize, Option<u64>) {
-        let Ok(index) = self.index.read() else {
-            return (0, None);
+    /// The client's live revocations at `now`.
+    pub fn live_for(&self, client_id: &str, now: u64) -> LiveRevocations {
+        match self.index.read() {
+            Ok(index) => index.live_for(client_id, now),
+            Err(_) => LiveRevocations::default(),
+        }
+    }
+
+    /// Reserves a place for one more revocation of `client_id` if it holds fewer than
+    /// `max` live ones (those reserved and not yet inserted included), or says how long
+    /// until its oldest lapses. Checking and reserving under one lock, concurrent
+    /// requests cannot all pass the check; [`release`](Self::release) the place once
+    /// the revocation is inserted or given up.
+    pub fn reserve(&self, client_id: &str, max: usize, now: u64) -> Result<(), RevokeError> {
+        let Ok(mut index) = self.index.write() else {
+            return Err(RevokeError::Unavailable);
         };
-        let Some(live) = index.by_client.get(client_id) else {
-            return (0, None);
+        let live = index.live_for(client_id, now);
+        let pending = index.pending.get(client_id).copied().unwrap_or(0);
+        check_limit(
+            LiveRevocations {
+                count: live.count + pending,
+                ..live
+            },
+            max,
+            now,
+        )?;
+        *index.pending.entry(Arc::from(client_id)).or_insert(0) += 1;
+        Ok(())
+    }
+
+    /// Gives back a place [`reserve`](Self::reserve) took.
+    pub fn release(&self, client_id: &str) {
+        let Ok(mut index) = self.index.write() else {
+            return;
         };
-        let mut current = live.range((now + 1, Arc::from(""))..);
-        let first = current.next().map(|(until, _)| *until);
-        (first.map_or(0, |_| 1 + current.count()), first)
+        if let Some(pending) = index.pending.get_mut(client_id) {
+            *pending = pending.saturating_sub(1);
+            if *pending == 0 {
+                index.pending.remove(client_id);
+            }
+        }
     }
 
     /// Forgets every revocation that lapsed by `now`.
@@ -237,16 +294,15 @@ impl RevocationStore for MemoryRevocations {
     }
 }
 
-/// Refuses one more revocation for a client holding `live` (count, oldest lapse) when
-/// that would pass `max`.
-pub fn check_limit(live: (usize, Option<u64>), max: usize, now: u64) -> Result<(), RevokeError> {
-    match live {
-        (count, Some(oldest)) if count >= max => Err(RevokeError::TooMany {
-            retry_after: oldest.saturating_sub(now).max(1),
-        }),
-        (count, None) if count >= max => Err(RevokeError::TooMany { retry_after: 1 }),
-        _ => Ok(()),
+/// Refuses one more revocation for a client holding `live` when that would pass `max`.
+pub fn check_limit(live: LiveRevocations, max: usize, now: u64) -> Result<(), RevokeError> {
+    if live.count < max {
+        return Ok(());
     }
+    let retry_after = live
+        .oldest_lapses_at
+        .map_or(1, |oldest| oldest.saturating_sub(now).max(1));
+    Err(RevokeError::TooMany { retry_after })
 }
 
 /// When a token whose `exp` is `exp` is expired for good: the validator's leeway past it.
@@ -394,9 +450,8 @@ impl RevocationApi {
                 endpoint.audience_for(Operation::Revoke),
             )
             .await?;
-        endpoint.use_assertion(&refuser, &caller).await?;
         let claims = endpoint.validator().inspect(token);
-        let report = |outcome: &'static str, claims: Option<&poem_bearer::Claims>| {
+        let report = |outcome: RevocationOutcome, claims: Option<&poem_bearer::Claims>| {
             let token_client = claims.map(|c| bounded_id(&c.client_id));
             endpoint.events().token_revoked(&Revoked {
                 outcome,
@@ -406,44 +461,92 @@ impl RevocationApi {
                 source,
             });
         };
-        let claims = match claims {
-            Ok(claims) => claims,
+        // A client assertion is used up by a request carried out, as at the token
+        // endpoint: one refused (another client's token, the limit, the store down) leaves
+        // it usable for the retry.
+        let (claims, jti) = match &claims {
+            Ok(claims) if claims.client_id != caller.client_id => {
+                report(RevocationOutcome::OtherClient, Some(claims));
+                return Err(TokenError::new(
+                    OAuthCode::UnauthorizedClient,
+                    "The token was issued to another client",
+                ));
+            }
+            Ok(claims) => match claims.jti.as_deref() {
+                Some(jti) => (claims, jti),
+                // Every token of this server has one; without it there is nothing to key on.
+                None => {
+                    endpoint.use_assertion(&refuser, &caller).await?;
+                    report(RevocationOutcome::NotRevoked, Some(claims));
+                    return Ok(RevocationResponses::Ok("no-store".to_owned()));
+                }
+            },
             // Not active, or not this server's: nothing to store (RFC 7009 §2.2).
             Err(_) => {
-                report("not_revoked", None);
+                endpoint.use_assertion(&refuser, &caller).await?;
+                report(RevocationOutcome::NotRevoked, None);
                 return Ok(RevocationResponses::Ok("no-store".to_owned()));
             }
         };
-        if claims.client_id != caller.client_id {
-            report("refused", Some(&claims));
-            return Err(TokenError::new(
-                OAuthCode::UnauthorizedClient,
-                "The token was issued to another client",
-            ));
-        }
-        let Some(jti) = claims.jti.as_deref() else {
-            // Every token of this server has one; without it there is nothing to key on.
-            report("not_revoked", Some(&claims));
-            return Ok(RevocationResponses::Ok("no-store".to_owned()));
-        };
+        endpoint.use_assertion(&refuser, &caller).await?;
         let revocation = Revocation {
             jti,
             client_id: Some(&claims.client_id),
             until: lapses_at(claims.expires_at),
         };
-        match endpoint.revocations().revoke(revocation).await {
+        let refused = match endpoint.revocations().revoke(revocation).await {
             Ok(()) => {
-                report("revoked", Some(&claims));
-                Ok(RevocationResponses::Ok("no-store".to_owned()))
+                report(RevocationOutcome::Revoked, Some(claims));
+                return Ok(RevocationResponses::Ok("no-store".to_owned()));
             }
             Err(RevokeError::TooMany { retry_after }) => {
-                report("refused", Some(&claims));
-                Err(TokenError::too_many_revocations(retry_after))
+                report(RevocationOutcome::TooMany, Some(claims));
+                TokenError::too_many_revocations(retry_after)
             }
             Err(RevokeError::Unavailable) => {
-                report("refused", Some(&claims));
-                Err(TokenError::revocation_unavailable())
+                report(RevocationOutcome::Unavailable, Some(claims));
+                TokenError::revocation_unavailable()
             }
+        };
+        endpoint.forget_assertion(&caller).await;
+        Err(refused)
+    }
+}
+
+/// How a revocation request was answered: what [`Revoked`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevocationOutcome {
+    /// The token was revoked (200).
+    Revoked,
+    /// Nothing to revoke: the token was not an active token of this server (200).
+    NotRevoked,
+    /// An active token issued to another client (400 `unauthorized_client`).
+    OtherClient,
+    /// The client holds as many live revocations as it may (429).
+    TooMany,
+    /// The store could not commit it (503).
+    Unavailable,
+}
+
+impl RevocationOutcome {
+    /// `revoked`, `not_revoked`, or `refused` for the three refusals: the audit log's
+    /// `outcome` and a bounded metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationOutcome::Revoked => "revoked",
+            RevocationOutcome::NotRevoked => "not_revoked",
+            _ => "refused",
+        }
+    }
+
+    /// Why a refusal was one: `other_client`, `too_many`, `unavailable`.
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            RevocationOutcome::OtherClient => Some("other_client"),
+            RevocationOutcome::TooMany => Some("too_many"),
+            RevocationOutcome::Unavailable => Some("unavailable"),
+            _ => None,
         }
     }
 }
@@ -470,27 +573,52 @@ mod tests {
         set.insert(revocation("a", "c1", 500), 10);
         assert!(set.contains("a") && set.contains("b") && !set.contains("lapsed"));
         assert_eq!(set.len(), 3);
-        assert_eq!(set.live_for("c1", 10), (2, Some(50)));
-        assert_eq!(set.live_for("c1", 60), (1, Some(100)));
-        assert_eq!(set.live_for("nobody", 10), (0, None));
+        let live = |count, oldest_lapses_at| LiveRevocations {
+            count,
+            oldest_lapses_at,
+        };
+        assert_eq!(set.live_for("c1", 10), live(2, Some(50)));
+        assert_eq!(set.live_for("c1", 60), live(1, Some(100)));
+        assert_eq!(set.live_for("nobody", 10), live(0, None));
         set.forget_lapsed(70);
         assert!(!set.contains("b") && !set.contains("c") && set.contains("a"));
-        assert_eq!(set.live_for("c2", 10), (0, None));
+        assert_eq!(set.live_for("c2", 10), live(0, None));
         set.forget_lapsed(1000);
         assert!(set.is_empty());
     }
 
     #[test]
     fn the_limit_answers_with_the_wait_for_the_oldest() {
-        assert_eq!(check_limit((1, Some(50)), 2, 10), Ok(()));
+        let live = |count, oldest_lapses_at| LiveRevocations {
+            count,
+            oldest_lapses_at,
+        };
+        assert_eq!(check_limit(live(1, Some(50)), 2, 10), Ok(()));
         assert_eq!(
-            check_limit((2, Some(50)), 2, 10),
+            check_limit(live(2, Some(50)), 2, 10),
             Err(RevokeError::TooMany { retry_after: 40 })
         );
         assert_eq!(
-            check_limit((0, None), 0, 10),
+            check_limit(live(0, None), 0, 10),
             Err(RevokeError::TooMany { retry_after: 1 })
         );
+    }
+
+    #[test]
+    fn reserved_places_count_until_released() {
+        let set = RevocationSet::new();
+        set.insert(revocation("a", "c", 100), 10);
+        set.reserve("c", 2, 10).unwrap();
+        assert_eq!(
+            set.reserve("c", 2, 10),
+            Err(RevokeError::TooMany { retry_after: 90 })
+        );
+        set.release("c");
+        set.reserve("c", 2, 10).unwrap();
+        set.insert(revocation("b", "c", 200), 10);
+        set.release("c");
+        assert!(set.reserve("c", 2, 10).is_err());
+        assert!(set.reserve("other", 2, 10).is_ok());
     }
 
     #[tokio::test]
