@@ -19,41 +19,12 @@ requests="${REQUESTS:-10000}"
 warmup="${WARMUP:-2000}"
 # shellcheck source=benches/load/common.sh
 source "$root/benches/load/common.sh"
-install_package valgrind
-
 start "$work/config.toml" "$port"
 fetch_tokens
 stop "$server"
 
-client="$work/client.py"
-cat > "$client" <<'PY'
-import http.client, sys
-port, count, method, path, expected = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
-body = sys.argv[6].encode() if len(sys.argv) > 6 and sys.argv[6] else None
-headers = dict(h.split(": ", 1) for h in sys.argv[7:])
-connection = http.client.HTTPConnection("127.0.0.1", port)
-for _ in range(count):
-    connection.request(method, path, body=body, headers=headers)
-    response = connection.getresponse()
-    response.read()
-    if response.status != expected:
-        sys.exit(f"{method} {path}: {response.status}, expected {expected}")
-PY
-
-results="$work/results.tsv"
-measure() {  # name expected-status method path body [header...]
-  local name="$1" expected="$2" method="$3" path="$4" body="$5"; shift 5
-  local out="$work/callgrind.$name.out"
-  START_TRIES=600 start "$work/config.toml" "$port" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out"
-  python3 "$client" "$port" "$warmup" "$method" "$path" "$expected" "$body" "$@"
-  callgrind_control --instr=on "$server" >/dev/null 2>&1
-  python3 "$client" "$port" "$requests" "$method" "$path" "$expected" "$body" "$@"
-  callgrind_control --instr=off "$server" >/dev/null 2>&1
-  stop "$server"
-  local total
-  total="$(awk '/^totals:/ {n = $2} END {print n}' "$out")"
-  echo -e "$name\t$((total / requests))" >> "$results"
-}
+# shellcheck source=benches/load/callgrind_measure.sh
+source "$root/benches/load/callgrind_measure.sh"
 
 form="grant_type=client_credentials&client_id=plain&client_secret=$secret"
 player='{"firstName":"Lionel","lastName":"Messi","squadNumber":10,"position":"Right Winger","team":"Inter Miami CF"}'

@@ -9,6 +9,7 @@
 #
 #   benches/load/revocations_callgrind.sh              # 3,000 requests per scenario
 #   REQUESTS=1000 benches/load/revocations_callgrind.sh
+#   QUIET=0 benches/load/revocations_callgrind.sh      # revocations made up to the start
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -17,41 +18,12 @@ warmup="${WARMUP:-500}"
 held="${HELD:-100000}"
 # shellcheck source=benches/load/common.sh
 source "$root/benches/load/common.sh"
-install_package valgrind
-
 start "$work/config.toml" "$port"
 fetch_tokens
 stop "$server"
 
-client="$work/client.py"
-cat > "$client" <<'PY'
-import http.client, sys
-port, count, method, path, expected = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
-body = sys.argv[6].encode() if len(sys.argv) > 6 and sys.argv[6] else None
-headers = dict(h.split(": ", 1) for h in sys.argv[7:])
-connection = http.client.HTTPConnection("127.0.0.1", port)
-for _ in range(count):
-    connection.request(method, path, body=body, headers=headers)
-    response = connection.getresponse()
-    response.read()
-    if response.status != expected:
-        sys.exit(f"{method} {path}: {response.status}, expected {expected}")
-PY
-
-results="$work/results.tsv"
-measure() {  # label expected-status method path body [header...]
-  local name="$1" expected="$2" method="$3" path="$4" body="$5"; shift 5
-  local out="$work/callgrind.$name.out"
-  START_TRIES=600 start "$work/config.toml" "$port" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out"
-  python3 "$client" "$port" "$warmup" "$method" "$path" "$expected" "$body" "$@"
-  callgrind_control --instr=on "$server" >/dev/null 2>&1
-  python3 "$client" "$port" "$requests" "$method" "$path" "$expected" "$body" "$@"
-  callgrind_control --instr=off "$server" >/dev/null 2>&1
-  stop "$server"
-  local total
-  total="$(awk '/^totals:/ {n = $2} END {print n}' "$out")"
-  echo -e "$name\t$((total / requests))" >> "$results"
-}
+# shellcheck source=benches/load/callgrind_measure.sh
+source "$root/benches/load/callgrind_measure.sh"
 resident() {  # label: VmRSS after start-up, KiB
   start "$work/config.toml" "$port"
   sleep 1
@@ -67,13 +39,14 @@ scenarios() {  # suffix
 }
 
 scenarios none
-# 100,000 live revocations of other tokens, over 100 clients, made over the last ten
-# minutes and lapsing within the hour: the steady state the writes run in. (A burst just
-# before start-up is read again by each poll for OVERLAP_MS, 5 s, then no more.)
-python3 - "$work/players.db" "$held" <<'PY'
+# 100,000 live revocations of other tokens, over 100 clients, made over ten minutes that
+# ended $QUIET seconds ago (default 60), lapsing within the hour. Each poll reads again the
+# rows of the last OVERLAP_MS (10 s): QUIET=0 measures a server still re-reading a burst of
+# 166 revocations a second, the default one past it.
+python3 - "$work/players.db" "$held" "${QUIET:-60}" <<'PY'
 import sqlite3, sys, time, uuid
-db, held = sys.argv[1], int(sys.argv[2])
-now_ms, now = int(time.time() * 1000), int(time.time())
+db, held, quiet = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+now_ms, now = int(time.time() * 1000) - quiet * 1000, int(time.time())
 rows = [(str(uuid.uuid4()), f"client-{i % 100:03}", now + 600 + i % 3000, now_ms - 600_000 + i * 600_000 // held)
         for i in range(held)]
 with sqlite3.connect(db) as connection:
@@ -94,3 +67,5 @@ for kind in ("rejected", "write"):
 print(f"resident after start-up: {rss['none'] / 1024:.1f} MiB with none, {rss['held'] / 1024:.1f} MiB "
       f"with {held:,} ({(rss['held'] - rss['none']) * 1024 / held:.0f} bytes each)")
 PY
+# KEEP_DIR=dir keeps callgrind's output files, for callgrind_annotate.
+if [ -n "${KEEP_DIR:-}" ]; then mkdir -p "$KEEP_DIR" && cp "$work"/callgrind.*.out "$KEEP_DIR"/; fi
