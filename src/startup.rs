@@ -268,12 +268,22 @@ async fn routes(
                             Error::PayloadTooLarge.as_response()
                         });
                     }
-                    Ok(match endpoint.call(request).await {
+                    let mut response = match endpoint.call(request).await {
                         Ok(response) => response,
                         Err(err) => error::into_response(err, || {
                             routes.matching(&path).map(|r| r.allow.clone())
                         }),
-                    })
+                    };
+                    // Every answer of the OAuth endpoints is uncacheable, the router's
+                    // own (405) included.
+                    if is_oauth_endpoint(&path)
+                        && !response.headers().contains_key(header::CACHE_CONTROL)
+                    {
+                        response
+                            .headers_mut()
+                            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    }
+                    Ok(response)
                 }
             }
         })

@@ -341,6 +341,14 @@ async fn requests_are_checked_in_the_token_endpoints_order() {
             .await
             .unwrap();
         assert_eq!(response.status(), 200, "{path}");
+        // Another method: the router's 405, still uncacheable.
+        let response = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 405, "{path}");
+        assert_eq!(
+            header(response.headers(), "cache-control"),
+            Some("no-store"),
+            "{path}"
+        );
         // Larger than the limit.
         let response = app
             .http
