@@ -43,14 +43,24 @@ pub const RESYNC_INTERVAL: Duration = Duration::from_secs(300);
 /// How often lapsed rows are deleted, in seconds.
 const PURGE_INTERVAL_SECONDS: u64 = 60;
 
-/// The INSERT of one row, stamped with the database's clock in milliseconds as `$now`
-/// (each engine's expression); a `jti` already there is left as it is.
+/// The database's clock in milliseconds, in each engine's SQL (a literal, for `concat!`).
+macro_rules! clock_ms {
+    (postgres) => {
+        "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+    };
+    (sqlite) => {
+        "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+    };
+}
+
+/// The INSERT of one row, stamped with `$engine`'s clock; a `jti` already there is left
+/// as it is.
 macro_rules! insert_sql {
-    ($now:literal) => {
+    ($engine:ident) => {
         concat!(
             "INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at_ms) ",
             "VALUES ($1, $2, $3, ",
-            $now,
+            clock_ms!($engine),
             ") ON CONFLICT (jti) DO NOTHING"
         )
     };
@@ -62,6 +72,24 @@ enum Db {
     Postgres(PgPool),
 }
 
+impl Db {
+    /// `SELECT` of the database's clock in milliseconds.
+    fn clock_sql(&self) -> &'static str {
+        match self {
+            Db::Postgres(_) => concat!("SELECT ", clock_ms!(postgres)),
+            Db::Sqlite(_) => concat!("SELECT ", clock_ms!(sqlite)),
+        }
+    }
+
+    /// The INSERT of one row, stamped with the database's clock.
+    fn insert_sql(&self) -> &'static str {
+        match self {
+            Db::Postgres(_) => insert_sql!(postgres),
+            Db::Sqlite(_) => insert_sql!(sqlite),
+        }
+    }
+}
+
 /// Runs `$body` with `$pool` bound to whichever pool there is.
 macro_rules! with_db {
     ($db:expr, $pool:ident => $body:expr) => {
@@ -69,13 +97,6 @@ macro_rules! with_db {
             Db::Sqlite($pool) => $body,
             Db::Postgres($pool) => $body,
         }
-    };
-}
-
-/// `SELECT` of the database's clock, in milliseconds, written as `$now`.
-macro_rules! now_ms_sql {
-    ($now:literal) => {
-        concat!("SELECT ", $now)
     };
 }
 
@@ -167,16 +188,6 @@ impl SqlRevocations {
         });
     }
 
-    /// How many live revocations this instance holds.
-    pub fn len(&self) -> usize {
-        self.set.len()
-    }
-
-    /// Whether this instance holds none.
-    pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
-    }
-
     /// Reads the rows stamped since the last poll began, less [`OVERLAP_MS`], into
     /// memory, and forgets what lapsed. Every row stamped more than the overlap before a
     /// poll began is committed by then and read by it, so the next poll starts there: a
@@ -184,22 +195,9 @@ impl SqlRevocations {
     async fn poll(&self) -> Result<(), sqlx::Error> {
         let now = now_seconds();
         let since = self.cursor.lock().map(|c| *c).unwrap_or(i64::MIN);
-        let db_now: i64 = match &self.db {
-            Db::Postgres(pool) => {
-                sqlx::query_scalar(now_ms_sql!(
-                    "(extract(epoch from clock_timestamp()) * 1000)::bigint"
-                ))
-                .fetch_one(pool)
-                .await?
-            }
-            Db::Sqlite(pool) => {
-                sqlx::query_scalar(now_ms_sql!(
-                    "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
-                ))
-                .fetch_one(pool)
-                .await?
-            }
-        };
+        let clock = self.db.clock_sql();
+        let db_now: i64 =
+            with_db!(&self.db, pool => sqlx::query_scalar(clock).fetch_one(pool).await)?;
         // Streamed: a start-up load of 100,000 rows never holds them all twice, and leaves
         // no large freed block behind in the heap.
         let mut rows = with_db!(&self.db, pool => sqlx::query_as::<_, Row>(POLL_SQL)
@@ -239,26 +237,14 @@ impl SqlRevocations {
     /// Writes one row.
     async fn insert(&self, revocation: &Revocation<'_>) -> Result<(), sqlx::Error> {
         let until = revocation.until.min(i64::MAX as u64) as i64;
-        match &self.db {
-            Db::Postgres(pool) => sqlx::query(insert_sql!(
-                "(extract(epoch from clock_timestamp()) * 1000)::bigint"
-            ))
+        let sql = self.db.insert_sql();
+        with_db!(&self.db, pool => sqlx::query(sql)
             .bind(revocation.jti)
             .bind(revocation.client_id)
             .bind(until)
             .execute(pool)
             .await
-            .map(|_| ())?,
-            Db::Sqlite(pool) => sqlx::query(insert_sql!(
-                "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
-            ))
-            .bind(revocation.jti)
-            .bind(revocation.client_id)
-            .bind(until)
-            .execute(pool)
-            .await
-            .map(|_| ())?,
-        }
+            .map(|_| ()))?;
         Ok(())
     }
 }

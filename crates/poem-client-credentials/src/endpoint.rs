@@ -239,12 +239,9 @@ impl Operation {
             "client_secret" => 1,
             "client_assertion_type" => 2,
             "client_assertion" => 3,
-            "grant_type" | "scope" | "resource" if self == Operation::Token => {
-                ["grant_type", "scope", "resource"]
-                    .iter()
-                    .position(|n| *n == name)?
-                    + 4
-            }
+            "grant_type" if self == Operation::Token => 4,
+            "scope" if self == Operation::Token => 5,
+            "resource" if self == Operation::Token => 6,
             // `token_type_hint` is ignored: the token says what it is.
             "token" if self != Operation::Token => 7,
             _ => return None,
@@ -330,7 +327,7 @@ impl TokenParams {
     }
 }
 
-pub(crate) fn invalid_request(description: &'static str) -> TokenError {
+fn invalid_request(description: &'static str) -> TokenError {
     TokenError::invalid_request(description)
 }
 
@@ -421,7 +418,7 @@ impl<'a, T: OAuthForm> ApiExtractor<'a> for OAuthBody<T> {
 
 /// Credentials from an `Authorization: Basic` header (RFC 7617).
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct BasicCredentials {
+struct BasicCredentials {
     id: String,
     secret: String,
 }
@@ -653,7 +650,7 @@ impl TokenEndpoint {
     }
 
     /// What a client assertion sent to `operation` may name as its `aud`.
-    pub(crate) fn audience_for(&self, operation: Operation) -> &AssertionAudience {
+    fn audience_for(&self, operation: Operation) -> &AssertionAudience {
         match operation {
             Operation::Token => &self.audience,
             Operation::Revoke => &self.revoke_audience,
@@ -811,7 +808,7 @@ impl TokenEndpointBuilder {
 }
 
 /// How a request authenticates its client, as sent: nothing checked yet but its shape.
-pub(crate) enum ClientAuth<'p> {
+enum ClientAuth<'p> {
     /// `client_assertion` (`private_key_jwt`).
     Assertion(&'p str),
     /// An `Authorization: Basic` header: `None` when it does not decode.
@@ -825,7 +822,7 @@ pub(crate) enum ClientAuth<'p> {
 /// The request's client authentication, checked for shape before anything else (400
 /// `invalid_request`): one `Authorization` header, a client assertion with its type, one
 /// method, and a `client_id` that agrees with the assertion's.
-pub(crate) fn client_auth<'p>(
+fn client_auth<'p>(
     request: &Request,
     params: &'p TokenParams,
 ) -> Result<ClientAuth<'p>, TokenError> {
@@ -923,7 +920,7 @@ impl Refuser<'_> {
 }
 
 impl TokenEndpoint {
-    pub(crate) fn refuser(&self, request: &Request, source: Option<IpAddr>) -> Refuser<'_> {
+    fn refuser(&self, request: &Request, source: Option<IpAddr>) -> Refuser<'_> {
         Refuser {
             endpoint: self,
             source,
@@ -933,7 +930,7 @@ impl TokenEndpoint {
 
     /// The client `auth` authenticates, and how, or the answer to its failure: 401
     /// `invalid_client`, 429, 503. `audience` is what an assertion's `aud` may name.
-    pub(crate) async fn authenticate(
+    async fn authenticate(
         &self,
         refuser: &Refuser<'_>,
         auth: ClientAuth<'_>,
@@ -998,6 +995,33 @@ impl TokenEndpoint {
                 Err(refuser.counted(|| refuser.refuse_as(id.unwrap_or("-"), "no_credentials")))
             }
         }
+    }
+
+    /// The start of a revocation or introspection request, in the token endpoint's
+    /// order: the request's shape, its `token` (standing where a grant type would), then
+    /// the client, whose assertion may name `operation`'s URL. The assertion is not used
+    /// up yet: the operation does that once it carries the request out.
+    pub(crate) async fn token_request<'p>(
+        &self,
+        request: &Request,
+        source: Option<IpAddr>,
+        params: &'p TokenParams,
+        operation: Operation,
+    ) -> Result<(&'p str, Refuser<'_>, Granted), TokenError> {
+        let auth = client_auth(request, params)?;
+        let Some(token) = params.token.as_deref() else {
+            return Err(invalid_request("The token parameter is required"));
+        };
+        let refuser = self.refuser(request, source);
+        let (_, caller) = self
+            .authenticate(
+                &refuser,
+                auth,
+                params.client_id.as_deref(),
+                self.audience_for(operation),
+            )
+            .await?;
+        Ok((token, refuser, caller))
     }
 
     /// Takes back what [`use_assertion`](Self::use_assertion) recorded, for a request

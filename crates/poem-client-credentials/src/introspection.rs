@@ -13,10 +13,7 @@ use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use crate::{
-    endpoint::{
-        ClientAddress, OAuthBody, OAuthForm, OAuthTag, Operation, TokenEndpoint, client_auth,
-        invalid_request,
-    },
+    endpoint::{ClientAddress, OAuthBody, OAuthForm, OAuthTag, Operation, TokenEndpoint},
     error::{OAuthErrorBody, TokenError},
     events::{Introspected, bounded_id},
 };
@@ -241,19 +238,9 @@ impl IntrospectionApi {
     ) -> Result<IntrospectionResponses, TokenError> {
         let endpoint = endpoint.as_ref();
         let params = body.0;
-        let auth = client_auth(request, &params)?;
-        let Some(token) = params.token.as_deref() else {
-            return Err(invalid_request("The token parameter is required"));
-        };
         let source = address.0;
-        let refuser = endpoint.refuser(request, source);
-        let (_, caller) = endpoint
-            .authenticate(
-                &refuser,
-                auth,
-                params.client_id.as_deref(),
-                endpoint.audience_for(Operation::Introspect),
-            )
+        let (token, refuser, caller) = endpoint
+            .token_request(request, source, &params, Operation::Introspect)
             .await?;
         endpoint.use_assertion(&refuser, &caller).await?;
         let visible = endpoint

@@ -21,10 +21,7 @@ use poem_bearer::{LEEWAY_SECONDS, token::now_seconds};
 
 use crate::{
     clients::BoxFuture,
-    endpoint::{
-        ClientAddress, OAuthBody, OAuthForm, OAuthTag, Operation, TokenEndpoint, client_auth,
-        invalid_request,
-    },
+    endpoint::{ClientAddress, OAuthBody, OAuthForm, OAuthTag, Operation, TokenEndpoint},
     error::{OAuthCode, OAuthErrorBody, TokenError},
     events::{Revoked, bounded_id},
 };
@@ -436,19 +433,9 @@ impl RevocationApi {
     ) -> Result<RevocationResponses, TokenError> {
         let endpoint = endpoint.as_ref();
         let params = body.0;
-        let auth = client_auth(request, &params)?;
-        let Some(token) = params.token.as_deref() else {
-            return Err(invalid_request("The token parameter is required"));
-        };
         let source = address.0;
-        let refuser = endpoint.refuser(request, source);
-        let (_, caller) = endpoint
-            .authenticate(
-                &refuser,
-                auth,
-                params.client_id.as_deref(),
-                endpoint.audience_for(Operation::Revoke),
-            )
+        let (token, refuser, caller) = endpoint
+            .token_request(request, source, &params, Operation::Revoke)
             .await?;
         let claims = endpoint.validator().inspect(token);
         let report = |outcome: RevocationOutcome, claims: Option<&poem_bearer::Claims>| {
